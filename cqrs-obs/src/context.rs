@@ -1,0 +1,321 @@
+//! The message context: correlation, causation and message ids of the message being handled.
+//!
+//! The current context lives in a thread-local. Sync handlers install it for the duration of
+//! the call; async code carries it in [`WithContext`], which installs it around each poll, so
+//! it follows a task across threads on any executor.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use serde::{Serialize, Serializer};
+
+/// An identifier of a message or a conversation.
+///
+/// Ids minted here are random 128-bit numbers (formatted as 32 lowercase hex digits) and cost
+/// no allocation. Ids that arrive from outside (event metadata, HTTP headers) keep their text.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Id(Repr);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Repr {
+    Random(u128),
+    Text(Arc<str>),
+}
+
+thread_local! {
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_usize(&RNG as *const _ as usize);
+    hasher.finish() | 1
+}
+
+/// wyrand: one multiply per 64 bits, good enough for unique ids (not for secrets).
+#[inline(always)]
+fn next_u64() -> u64 {
+    RNG.with(|state| {
+        let mut s = state.get();
+        if s == 0 {
+            s = seed();
+        }
+        s = s.wrapping_add(0xa076_1d64_78bd_642f);
+        state.set(s);
+        let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+        (t >> 64) as u64 ^ t as u64
+    })
+}
+
+impl Id {
+    /// A new random id.
+    ///
+    /// ```
+    /// let a = cqrs_obs::context::Id::random();
+    /// assert_ne!(a, cqrs_obs::context::Id::random());
+    /// assert_eq!(a.to_string().len(), 32);
+    /// ```
+    #[inline]
+    pub fn random() -> Id {
+        Id(Repr::Random((u128::from(next_u64()) << 64) | u128::from(next_u64())))
+    }
+
+    /// An id received from outside, kept as text. Returns `None` for an empty string.
+    ///
+    /// ```
+    /// let id = cqrs_obs::context::Id::from_text("req-42").unwrap();
+    /// assert_eq!(id.to_string(), "req-42");
+    /// assert!(cqrs_obs::context::Id::from_text("").is_none());
+    /// ```
+    pub fn from_text(text: &str) -> Option<Id> {
+        if text.is_empty() {
+            return None;
+        }
+        if text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            if let Ok(n) = u128::from_str_radix(text, 16) {
+                return Some(Id(Repr::Random(n)));
+            }
+        }
+        Some(Id(Repr::Text(Arc::from(text))))
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Random(n) => write!(f, "{n:032x}"),
+            Repr::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Id({self})")
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Ids of the message being handled and of the conversation it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Context {
+    /// The conversation: the same for a command, the events it produced, and everything they
+    /// caused in turn.
+    pub correlation_id: Id,
+    /// The message that caused this one, if known.
+    pub causation_id: Option<Id>,
+    /// This message's own id, if known.
+    pub message_id: Option<Id>,
+}
+
+impl Context {
+    /// A new conversation: fresh correlation id, new message id, no cause.
+    pub fn new_root() -> Context {
+        Context { correlation_id: Id::random(), causation_id: None, message_id: Some(Id::random()) }
+    }
+
+    /// The context of a new message caused by the message of `self`: same correlation,
+    /// causation = this message, a new message id.
+    pub fn child(&self) -> Context {
+        Context {
+            correlation_id: self.correlation_id.clone(),
+            causation_id: self.message_id.clone(),
+            message_id: Some(Id::random()),
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Context>> = const { RefCell::new(None) };
+}
+
+/// The context of the message being handled on this thread (or in this task), if any.
+///
+/// ```
+/// use cqrs_obs::context::{self, Context};
+/// assert!(context::current().is_none());
+/// let ctx = Context::new_root();
+/// context::scope(ctx.clone(), || assert_eq!(context::current(), Some(ctx.clone())));
+/// assert!(context::current().is_none());
+/// ```
+pub fn current() -> Option<Context> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Calls `f` with a reference to the current context without cloning it.
+pub fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
+    CURRENT.with(|c| f(c.borrow().as_ref()))
+}
+
+/// Replaces the current context, returning the previous one. Prefer [`scope`] or
+/// [`WithContext`], which restore the previous context for you.
+pub fn replace(ctx: Option<Context>) -> Option<Context> {
+    CURRENT.with(|c| c.replace(ctx))
+}
+
+/// Runs `f` with `ctx` as the current context, then restores the previous one (also when `f`
+/// panics).
+pub fn scope<R>(ctx: Context, f: impl FnOnce() -> R) -> R {
+    let _restore = Installed::new(Some(ctx));
+    f()
+}
+
+/// Installs a context in the thread-local until dropped, then puts the previous one back.
+#[derive(Debug)]
+pub(crate) struct Installed {
+    previous: Option<Context>,
+}
+
+impl Installed {
+    #[inline]
+    pub(crate) fn new(ctx: Option<Context>) -> Installed {
+        Installed { previous: replace(ctx) }
+    }
+}
+
+impl Drop for Installed {
+    #[inline]
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        // `try_with`: a guard dropped during thread-local destruction must not panic.
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future that runs with a message context installed around each poll.
+    ///
+    /// ```
+    /// use cqrs_obs::context::{self, Context, WithContext};
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// # rt.block_on(async {
+    /// let ctx = Context::new_root();
+    /// let seen = WithContext::new(Some(ctx.clone()), async { context::current() }).await;
+    /// assert_eq!(seen, Some(ctx));
+    /// # });
+    /// ```
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct WithContext<F> {
+        ctx: Option<Context>,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> WithContext<F> {
+    /// Wraps `inner`; with `None` the future runs with no context installed.
+    pub fn new(ctx: Option<Context>, inner: F) -> WithContext<F> {
+        WithContext { ctx, inner }
+    }
+}
+
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _swap = Swap::new(this.ctx);
+        this.inner.poll(cx)
+    }
+}
+
+/// Moves a future's context into the thread-local for one poll and back out afterwards (also
+/// when the poll panics), restoring whatever was installed before.
+struct Swap<'a> {
+    slot: &'a mut Option<Context>,
+    previous: Option<Context>,
+}
+
+impl<'a> Swap<'a> {
+    #[inline]
+    fn new(slot: &'a mut Option<Context>) -> Swap<'a> {
+        let previous = replace(slot.take());
+        Swap { slot, previous }
+    }
+}
+
+impl Drop for Swap<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        if let Ok(ctx) = CURRENT.try_with(|c| c.replace(previous)) {
+            *self.slot = ctx;
+        }
+    }
+}
+
+/// Extension to run any future with the current (or a given) context.
+pub trait FutureExt: Future + Sized {
+    /// Runs this future with `ctx` installed around each poll.
+    fn with_message_context(self, ctx: Context) -> WithContext<Self> {
+        WithContext::new(Some(ctx), self)
+    }
+
+    /// Runs this future with the context current now, wherever it is polled later
+    /// (for `tokio::spawn` and friends).
+    fn in_current_context(self) -> WithContext<Self> {
+        WithContext::new(current(), self)
+    }
+}
+
+impl<F: Future> FutureExt for F {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_restores_after_panic() {
+        let outer = Context::new_root();
+        scope(outer.clone(), || {
+            let result = std::panic::catch_unwind(|| {
+                scope(Context::new_root(), || panic!("boom"));
+            });
+            assert!(result.is_err());
+            assert_eq!(current(), Some(outer.clone()));
+        });
+        assert_eq!(current(), None);
+    }
+
+    #[test]
+    fn child_keeps_correlation_and_points_at_parent() {
+        let root = Context::new_root();
+        let child = root.child();
+        assert_eq!(child.correlation_id, root.correlation_id);
+        assert_eq!(child.causation_id, root.message_id);
+        assert_ne!(child.message_id, root.message_id);
+    }
+
+    #[test]
+    fn text_ids_that_look_random_round_trip() {
+        let id = Id::random();
+        assert_eq!(Id::from_text(&id.to_string()), Some(id));
+        assert_eq!(Id::from_text("ABC").unwrap().to_string(), "ABC");
+    }
+
+    #[test]
+    fn with_context_restores_outer_between_polls() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let inner = Context::new_root();
+        let outer = Context::new_root();
+        scope(outer.clone(), || {
+            let seen = rt.block_on(WithContext::new(Some(inner.clone()), async {
+                tokio::task::yield_now().await;
+                current()
+            }));
+            assert_eq!(seen, Some(inner.clone()));
+            assert_eq!(current(), Some(outer.clone()));
+        });
+    }
+}

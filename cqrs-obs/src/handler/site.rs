@@ -1,0 +1,378 @@
+//! The per-handler static state: what the handler is, and the counters every call records into.
+//!
+//! One `HandlerSite` is a `static` generated next to each annotated fn. Its counters are
+//! sharded: each thread writes to its own cache-line-aligned shard, so two threads calling the
+//! same handler never contend on one line. Readers (the `/metrics` exposition, SLO windows,
+//! the anomaly service) sum the shards. Memory per handler is fixed at compile time:
+//! `SHARDS × (6 outcomes × (BUCKETS + 1) + 1) × 8` bytes, about 10 KiB.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use serde::Serialize;
+
+use super::outcome::Outcome;
+
+/// What kind of message a handler handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandlerKind {
+    /// `#[command_handler]`
+    Command,
+    /// `#[event_handler]` (projections and sagas)
+    Event,
+    /// `#[query_handler]`
+    Query,
+}
+
+impl HandlerKind {
+    /// The `kind` label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HandlerKind::Command => "command",
+            HandlerKind::Event => "event",
+            HandlerKind::Query => "query",
+        }
+    }
+}
+
+/// Static description of one annotated handler, written by the macros.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct HandlerMeta {
+    /// Command, event or query handler.
+    pub kind: HandlerKind,
+    /// Handler name (`name = ".."`, else the fn name); the `handler` label.
+    pub name: &'static str,
+    /// Message type name: the `command` / `event` / `query` label.
+    pub message: &'static str,
+    /// Aggregate type (command handlers).
+    pub aggregate: Option<&'static str>,
+    /// Projection name (event handlers).
+    pub projection: Option<&'static str>,
+    /// Saga name (event handlers).
+    pub saga: Option<&'static str>,
+    /// `module_path!()` of the handler.
+    pub module: &'static str,
+    /// Source file of the handler.
+    pub file: &'static str,
+    /// Source line of the handler's fn.
+    pub line: u32,
+    /// Whether the handler is async (or returns a future).
+    pub is_async: bool,
+}
+
+/// Upper bounds of the latency buckets, in nanoseconds (the last bucket is `+Inf`).
+///
+/// A 1–2.5–5 ladder from 1 µs to 10 s, then 30 s and 60 s: fine enough for in-memory
+/// handlers that take microseconds and for ones that wait on I/O for seconds.
+pub const BUCKET_BOUNDS_NANOS: [u64; 24] = [
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    10_000_000_000,
+    30_000_000_000,
+    60_000_000_000,
+];
+
+/// Number of histogram buckets including `+Inf`.
+pub const BUCKETS: usize = BUCKET_BOUNDS_NANOS.len() + 1;
+
+/// Number of counter shards per handler.
+pub(crate) const SHARDS: usize = 8;
+
+const OUTCOMES: usize = Outcome::ALL.len();
+
+/// Bucket index for a duration: the first bound that is `>=` the duration.
+#[inline(always)]
+pub(crate) fn bucket_index(nanos: u64) -> usize {
+    BUCKET_BOUNDS_NANOS.partition_point(|&bound| bound < nanos)
+}
+
+#[derive(Debug)]
+struct OutcomeCells {
+    buckets: [AtomicU64; BUCKETS],
+    sum_nanos: AtomicU64,
+}
+
+impl OutcomeCells {
+    const fn new() -> Self {
+        OutcomeCells { buckets: [const { AtomicU64::new(0) }; BUCKETS], sum_nanos: AtomicU64::new(0) }
+    }
+}
+
+/// One thread's slice of a handler's counters, on cache lines of its own.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Shard {
+    started: AtomicU64,
+    outcomes: [OutcomeCells; OUTCOMES],
+}
+
+impl Shard {
+    const fn new() -> Self {
+        Shard { started: AtomicU64::new(0), outcomes: [const { OutcomeCells::new() }; OUTCOMES] }
+    }
+}
+
+/// Static state of one handler: its description and its sharded call recording.
+///
+/// Generated code declares one per handler as a `static` and registers it with
+/// [`inventory`]; see [`registered`](crate::handler::registered).
+#[derive(Debug)]
+pub struct HandlerSite {
+    meta: HandlerMeta,
+    shards: [Shard; SHARDS],
+}
+
+thread_local! {
+    static SHARD_INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+/// This thread's shard: assigned round-robin the first time the thread records.
+#[inline(always)]
+pub(crate) fn shard_index() -> usize {
+    SHARD_INDEX.with(|cell| {
+        let index = cell.get();
+        if index != usize::MAX {
+            return index;
+        }
+        let index = NEXT_SHARD.fetch_add(1, Relaxed) % SHARDS;
+        cell.set(index);
+        index
+    })
+}
+
+impl HandlerSite {
+    /// A site with zeroed counters; `const` so that it can be a `static`.
+    pub const fn new(meta: HandlerMeta) -> Self {
+        HandlerSite { meta, shards: [const { Shard::new() }; SHARDS] }
+    }
+
+    /// The handler's static description.
+    pub fn meta(&self) -> &HandlerMeta {
+        &self.meta
+    }
+
+    #[inline(always)]
+    pub(crate) fn record_start(&self, shard: usize) {
+        self.shards[shard].started.fetch_add(1, Relaxed);
+    }
+
+    #[inline(always)]
+    pub(crate) fn record_end(&self, shard: usize, outcome: Outcome, nanos: u64) {
+        let cells = &self.shards[shard].outcomes[outcome.index()];
+        cells.buckets[bucket_index(nanos)].fetch_add(1, Relaxed);
+        cells.sum_nanos.fetch_add(nanos, Relaxed);
+    }
+
+    /// Sums the shards into a consistent-enough view (each counter is read once; a call that
+    /// is recording concurrently shows up in the next snapshot).
+    pub fn snapshot(&self) -> HandlerSnapshot {
+        let mut outcomes = [OutcomeStats::default(); OUTCOMES];
+        let mut started = 0u64;
+        for shard in &self.shards {
+            started += shard.started.load(Relaxed);
+            for (stats, cells) in outcomes.iter_mut().zip(&shard.outcomes) {
+                for (total, bucket) in stats.buckets.iter_mut().zip(&cells.buckets) {
+                    *total += bucket.load(Relaxed);
+                }
+                stats.sum_nanos += cells.sum_nanos.load(Relaxed);
+            }
+        }
+        let finished: u64 = outcomes.iter().map(OutcomeStats::count).sum();
+        HandlerSnapshot {
+            meta: self.meta,
+            in_flight: started.saturating_sub(finished),
+            outcomes,
+        }
+    }
+}
+
+/// Calls that ended with one outcome: a histogram of their durations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutcomeStats {
+    /// Non-cumulative bucket counts, aligned with [`BUCKET_BOUNDS_NANOS`] plus `+Inf`.
+    pub buckets: [u64; BUCKETS],
+    /// Sum of durations in nanoseconds.
+    pub sum_nanos: u64,
+}
+
+impl OutcomeStats {
+    /// Number of calls.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+
+    /// Adds another histogram into this one.
+    pub fn merge(&mut self, other: &OutcomeStats) {
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
+        self.sum_nanos += other.sum_nanos;
+    }
+
+    /// Estimates the `q` quantile (0..=1) in seconds by linear interpolation inside the
+    /// bucket that holds it, as Prometheus' `histogram_quantile` does. `None` without calls.
+    ///
+    /// ```
+    /// use cqrs_obs::handler::OutcomeStats;
+    /// let mut stats = OutcomeStats::default();
+    /// stats.buckets[3] = 100; // all calls in (5 µs, 10 µs]
+    /// let p50 = stats.quantile(0.5).unwrap();
+    /// assert!((p50 - 7.5e-6).abs() < 1e-9);
+    /// ```
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let count = self.count();
+        if count == 0 {
+            return None;
+        }
+        let rank = q.clamp(0.0, 1.0) * count as f64;
+        let mut seen = 0u64;
+        for (i, &n) in self.buckets.iter().enumerate() {
+            if n == 0 || ((seen + n) as f64) < rank {
+                seen += n;
+                continue;
+            }
+            let lower = if i == 0 { 0 } else { BUCKET_BOUNDS_NANOS[i - 1] };
+            let Some(&upper) = BUCKET_BOUNDS_NANOS.get(i) else {
+                // +Inf bucket: the best estimate is the highest finite bound.
+                return Some(lower as f64 / 1e9);
+            };
+            let within = (rank - seen as f64) / n as f64;
+            return Some((lower as f64 + (upper - lower) as f64 * within) / 1e9);
+        }
+        None
+    }
+}
+
+/// A point-in-time view of one handler's recording.
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerSnapshot {
+    /// The handler.
+    pub meta: HandlerMeta,
+    /// Calls started and not yet finished.
+    pub in_flight: u64,
+    /// Per-outcome histograms, indexed like [`Outcome::ALL`].
+    pub outcomes: [OutcomeStats; OUTCOMES],
+}
+
+impl HandlerSnapshot {
+    /// The histogram of one outcome.
+    pub fn outcome(&self, outcome: Outcome) -> &OutcomeStats {
+        &self.outcomes[outcome.index()]
+    }
+
+    /// Calls that ended with `outcome`.
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        self.outcome(outcome).count()
+    }
+
+    /// All finished calls.
+    pub fn total(&self) -> u64 {
+        self.outcomes.iter().map(OutcomeStats::count).sum()
+    }
+
+    /// All outcomes merged into one histogram (for overall percentiles).
+    pub fn merged(&self) -> OutcomeStats {
+        let mut all = OutcomeStats::default();
+        for stats in &self.outcomes {
+            all.merge(stats);
+        }
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn bucket_index_matches_inclusive_upper_bounds() {
+        assert_eq!(bucket_index(0), 0);
+        assert_eq!(bucket_index(1_000), 0);
+        assert_eq!(bucket_index(1_001), 1);
+        assert_eq!(bucket_index(60_000_000_000), BUCKETS - 2);
+        assert_eq!(bucket_index(u64::MAX), BUCKETS - 1);
+    }
+
+    proptest! {
+        #[test]
+        fn bucket_holds_value(nanos in any::<u64>()) {
+            let i = bucket_index(nanos);
+            if i < BUCKET_BOUNDS_NANOS.len() {
+                prop_assert!(nanos <= BUCKET_BOUNDS_NANOS[i]);
+            }
+            if i > 0 {
+                prop_assert!(nanos > BUCKET_BOUNDS_NANOS[i - 1]);
+            }
+        }
+
+        #[test]
+        fn quantiles_are_monotonic_and_inside_the_data(
+            counts in proptest::collection::vec(0u64..50, BUCKETS),
+            a in 0.0f64..1.0, b in 0.0f64..1.0,
+        ) {
+            let mut stats = OutcomeStats::default();
+            stats.buckets.copy_from_slice(&counts);
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            match (stats.quantile(lo), stats.quantile(hi)) {
+                (Some(x), Some(y)) => {
+                    prop_assert!(x <= y + 1e-12);
+                    prop_assert!(y <= 60.0);
+                }
+                (None, None) => prop_assert_eq!(stats.count(), 0),
+                _ => prop_assert!(false, "quantile defined for one q but not another"),
+            }
+        }
+    }
+
+    #[test]
+    fn snapshot_sums_shards_and_tracks_in_flight() {
+        static SITE: HandlerSite = HandlerSite::new(HandlerMeta {
+            kind: HandlerKind::Command,
+            name: "t",
+            message: "T",
+            aggregate: None,
+            projection: None,
+            saga: None,
+            module: "m",
+            file: "f",
+            line: 1,
+            is_async: false,
+        });
+        for shard in 0..SHARDS {
+            SITE.record_start(shard);
+        }
+        SITE.record_end(0, Outcome::Ok, 3_000);
+        SITE.record_end(5, Outcome::Ok, 7_000);
+        SITE.record_end(7, Outcome::Panic, 2_000_000_000);
+        let snap = SITE.snapshot();
+        assert_eq!(snap.count(Outcome::Ok), 2);
+        assert_eq!(snap.count(Outcome::Panic), 1);
+        assert_eq!(snap.in_flight, (SHARDS - 3) as u64);
+        assert_eq!(snap.outcome(Outcome::Ok).sum_nanos, 10_000);
+        assert_eq!(snap.outcome(Outcome::Ok).buckets[2], 1);
+        assert_eq!(snap.outcome(Outcome::Ok).buckets[3], 1);
+    }
+}

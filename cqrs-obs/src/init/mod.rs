@@ -1,0 +1,320 @@
+//! `init()`, `try_init()`, `builder()` and the guard that shuts everything down.
+
+mod config;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use config::{AdminAddr, ConfigError, Console, DEFAULT_ADMIN_ADDR};
+use config::Config;
+
+use crate::admin::{self, AdminServer};
+
+/// Why [`try_init`] failed. Nothing was installed when this is returned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// A configuration value was malformed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The admin endpoint could not listen on its address.
+    #[error("cannot listen for the admin endpoint on {addr} (set CQRS_OBS_ADMIN_ADDR to another address or `off`)")]
+    AdminBind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A non-loopback admin address was configured without a token.
+    #[error("refusing to serve the admin endpoint on non-loopback address {addr} without a token (set CQRS_OBS_ADMIN_TOKEN)")]
+    AdminNeedsToken {
+        /// The address.
+        addr: SocketAddr,
+    },
+    /// Another global `tracing` subscriber is installed (use `.console(Console::Off)` to keep
+    /// it and skip cqrs-obs' console output).
+    #[error("a global tracing subscriber is already installed")]
+    SubscriberAlreadySet,
+    /// `init` already ran in this process.
+    #[error("cqrs-obs is already initialised in this process")]
+    AlreadyInitialized,
+}
+
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
+
+/// Sets cqrs-obs up with the configuration from the environment and returns the guard; keep
+/// it alive for the life of the service (dropping it stops the admin endpoint and flushes).
+///
+/// Never panics on input: a malformed environment variable is reported on stderr and its
+/// default used; if the admin endpoint cannot listen, the service runs without it, saying so.
+/// Use [`try_init`] to get those problems as an error instead.
+///
+/// ```no_run
+/// fn main() {
+///     let _guard = cqrs_obs::init();
+///     // ... run the service ...
+/// }
+/// ```
+pub fn init() -> ObsGuard {
+    builder().init()
+}
+
+/// Like [`init`], but returns every problem as an [`InitError`].
+///
+/// ```no_run
+/// let guard = cqrs_obs::try_init().expect("observability set-up");
+/// println!("admin endpoint on {:?}", guard.admin_addr());
+/// ```
+pub fn try_init() -> Result<ObsGuard, InitError> {
+    builder().try_init()
+}
+
+/// A builder for settings made in code; they take precedence over the environment.
+///
+/// ```no_run
+/// use cqrs_obs::{AdminAddr, Console};
+/// let _guard = cqrs_obs::builder()
+///     .service_name("bank")
+///     .admin_addr(AdminAddr::Listen("127.0.0.1:0".parse().unwrap()))
+///     .console(Console::Off)
+///     .try_init()
+///     .unwrap();
+/// ```
+pub fn builder() -> Builder {
+    Builder::default()
+}
+
+/// Settings made in code. See [`builder`].
+#[derive(Debug, Default, Clone)]
+#[must_use]
+pub struct Builder {
+    service_name: Option<String>,
+    admin: Option<AdminAddr>,
+    console: Option<Console>,
+    log_filter: Option<String>,
+    ignore_env: bool,
+}
+
+impl Builder {
+    /// The service name (default: `OTEL_SERVICE_NAME`, else the executable's name).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Where the admin endpoint listens (default: `CQRS_OBS_ADMIN_ADDR`, else 127.0.0.1:9464).
+    pub fn admin_addr(mut self, addr: AdminAddr) -> Self {
+        self.admin = Some(addr);
+        self
+    }
+
+    /// Console output (default: `CQRS_OBS_CONSOLE`, else text).
+    pub fn console(mut self, console: Console) -> Self {
+        self.console = Some(console);
+        self
+    }
+
+    /// The console log filter, e.g. `info,bank=debug` (default: `CQRS_OBS_LOG`, else `info`).
+    pub fn log_filter(mut self, filter: impl Into<String>) -> Self {
+        self.log_filter = Some(filter.into());
+        self
+    }
+
+    /// Ignore the environment: only defaults and builder settings apply.
+    pub fn ignore_env(mut self) -> Self {
+        self.ignore_env = true;
+        self
+    }
+
+    fn resolve(
+        &self,
+        report: impl FnMut(ConfigError) -> Result<(), ConfigError>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        if !self.ignore_env {
+            config.apply_env(|k| std::env::var(k).ok(), report)?;
+        }
+        if let Some(name) = &self.service_name {
+            config.service_name = config::parse_service_name("builder service_name", name)?;
+        }
+        if let Some(admin) = self.admin {
+            config.admin = admin;
+        }
+        if let Some(console) = self.console {
+            config.console = console;
+        }
+        if let Some(filter) = &self.log_filter {
+            config.log_filter = config::parse_filter("builder log_filter", filter)?;
+        }
+        Ok(config)
+    }
+
+    /// Sets up, returning every problem as an error. See [`try_init`].
+    pub fn try_init(self) -> Result<ObsGuard, InitError> {
+        let config = self.resolve(Err)?;
+        start(config, Mode::Strict)
+    }
+
+    /// Sets up, reporting problems on stderr and carrying on. See [`init`].
+    pub fn init(self) -> ObsGuard {
+        let config = self.resolve(|e| {
+            eprintln!("cqrs-obs: {e}; using the default");
+            Ok(())
+        });
+        let config = config.unwrap_or_else(|e| {
+            eprintln!("cqrs-obs: {e}; using the defaults");
+            Config::default()
+        });
+        match start(config, Mode::Lenient) {
+            Ok(guard) => guard,
+            Err(e) => {
+                eprintln!("cqrs-obs: {e}");
+                ObsGuard::inert()
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Strict,
+    Lenient,
+}
+
+fn start(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
+    if config.disabled {
+        return Ok(ObsGuard::inert());
+    }
+    if INITIALIZED.swap(true, Ordering::SeqCst) {
+        return Err(InitError::AlreadyInitialized);
+    }
+    match start_once(config, mode) {
+        Ok(guard) => Ok(guard),
+        Err(e) => {
+            INITIALIZED.store(false, Ordering::SeqCst);
+            Err(e)
+        }
+    }
+}
+
+fn start_once(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
+    let listener = match bind_admin(&config) {
+        Ok(listener) => listener,
+        Err(e) if mode == Mode::Lenient => {
+            eprintln!("cqrs-obs: {e}; the service runs without the admin endpoint");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    if config.console == Console::Text {
+        let installed = crate::logs::console::install(&config.log_filter);
+        if !installed {
+            if mode == Mode::Strict {
+                return Err(InitError::SubscriberAlreadySet);
+            }
+            eprintln!("cqrs-obs: a global tracing subscriber is already installed; keeping it");
+        }
+    }
+    if !crate::metrics::install_recorder() {
+        tracing::warn!("another `metrics` recorder is installed; /metrics shows handler metrics only");
+    }
+    crate::handler::enable();
+    let ticker = Ticker::start();
+    let admin = match listener {
+        Some(listener) => Some(AdminServer::start(listener, config.admin_token.clone())?),
+        None => None,
+    };
+    if let Some(server) = &admin {
+        tracing::info!(addr = %server.addr(), service = %config.service_name, "cqrs-obs admin endpoint listening");
+    }
+    Ok(ObsGuard { admin, ticker: Some(ticker), service_name: Some(config.service_name) })
+}
+
+fn bind_admin(config: &Config) -> Result<Option<std::net::TcpListener>, InitError> {
+    let AdminAddr::Listen(addr) = config.admin else {
+        return Ok(None);
+    };
+    if !addr.ip().is_loopback() && config.admin_token.is_none() {
+        return Err(InitError::AdminNeedsToken { addr });
+    }
+    admin::bind(addr).map(Some).map_err(|source| InitError::AdminBind { addr, source })
+}
+
+/// The background tick: periodic upkeep that keeps buffers bounded.
+struct Ticker {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+/// How often the background tick runs.
+pub const TICK: Duration = Duration::from_secs(1);
+
+impl Ticker {
+    fn start() -> Ticker {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("cqrs-obs-tick".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
+                    crate::metrics::upkeep();
+                }
+                crate::metrics::upkeep();
+            })
+            .expect("spawning a thread at start-up");
+        Ticker { stop, thread }
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}
+
+/// Keeps cqrs-obs running; dropping it stops the admin endpoint and the background tick and
+/// flushes what is buffered. Handler call sites keep recording after the drop.
+#[must_use = "dropping the guard shuts cqrs-obs down"]
+pub struct ObsGuard {
+    admin: Option<AdminServer>,
+    ticker: Option<Ticker>,
+    service_name: Option<String>,
+}
+
+impl std::fmt::Debug for ObsGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObsGuard")
+            .field("admin_addr", &self.admin_addr())
+            .field("service_name", &self.service_name)
+            .finish()
+    }
+}
+
+impl ObsGuard {
+    fn inert() -> ObsGuard {
+        ObsGuard { admin: None, ticker: None, service_name: None }
+    }
+
+    /// The address the admin endpoint listens on, if it runs.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(AdminServer::addr)
+    }
+
+    /// The service name in use (`None` when cqrs-obs is disabled or failed to start).
+    pub fn service_name(&self) -> Option<&str> {
+        self.service_name.as_deref()
+    }
+}
+
+impl Drop for ObsGuard {
+    fn drop(&mut self) {
+        if let Some(admin) = self.admin.take() {
+            admin.stop();
+        }
+        if let Some(ticker) = self.ticker.take() {
+            ticker.stop();
+        }
+    }
+}

@@ -1,0 +1,21 @@
+#![doc = include_str!("../../README.md")]
+#![warn(missing_docs)]
+
+pub mod admin;
+pub mod context;
+pub mod handler;
+mod init;
+pub mod logs;
+pub mod metrics;
+pub mod propagation;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use cqrs_obs_macros::{command_handler, event_handler, query_handler};
+pub use handler::{ClassifyError, Outcome};
+pub use init::{
+    builder, init, try_init, AdminAddr, Builder, ConfigError, Console, InitError, ObsGuard,
+    DEFAULT_ADMIN_ADDR, TICK,
+};

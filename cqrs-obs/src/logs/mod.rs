@@ -1,0 +1,3 @@
+//! Logs: console output that carries the message context.
+
+pub mod console;

@@ -1,0 +1,74 @@
+//! Metrics: names, the recorder behind the `metrics` facade, and the Prometheus exposition.
+//!
+//! Handler calls are recorded in the handlers' own fixed-bucket histograms (see
+//! [`crate::handler`]): a call costs a few relaxed atomic adds and never allocates, and memory
+//! stays fixed whatever the call rate. Everything else — the framework's own counters and any
+//! metric the application records with the `metrics` macros — goes through the `metrics`
+//! facade into a `metrics-exporter-prometheus` recorder whose upkeep runs on a schedule, so
+//! its histogram buffers stay bounded. [`render`] concatenates both.
+
+pub mod exposition;
+pub mod names;
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+static FACADE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the Prometheus recorder as the global `metrics` recorder.
+///
+/// Returns `false` when another recorder was installed first: the handler families still
+/// render, but metrics recorded through the facade go to that other recorder.
+pub(crate) fn install_recorder() -> bool {
+    if FACADE.get().is_some() {
+        return true;
+    }
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    if metrics::set_global_recorder(recorder).is_err() {
+        return false;
+    }
+    let _ = FACADE.set(handle);
+    describe();
+    true
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        names::OBS_DROPPED_TOTAL,
+        names::help(names::OBS_DROPPED_TOTAL).unwrap_or_default()
+    );
+    metrics::describe_counter!(
+        names::OBS_EXPORT_ERRORS_TOTAL,
+        names::help(names::OBS_EXPORT_ERRORS_TOTAL).unwrap_or_default()
+    );
+}
+
+/// Drains the facade recorder's histogram buffers. Called on the background tick.
+pub(crate) fn upkeep() {
+    if let Some(handle) = FACADE.get() {
+        handle.run_upkeep();
+    }
+}
+
+/// The whole `/metrics` page: handler families, then everything recorded through the
+/// `metrics` facade.
+///
+/// ```
+/// cqrs_obs::handler::enable();
+/// let page = cqrs_obs::metrics::render();
+/// assert!(page.is_empty() || page.ends_with('\n'));
+/// ```
+pub fn render() -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    exposition::render_handlers(&crate::handler::snapshots(), &mut out);
+    if let Some(handle) = FACADE.get() {
+        let facade = handle.render();
+        out.push_str(&facade);
+        if !facade.is_empty() && !facade.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1,0 +1,21 @@
+//! What macro-generated code calls. Not part of the public API.
+
+pub use ::inventory;
+pub use ::metrics;
+pub use ::tracing;
+
+pub use crate::context::WithContext;
+pub use crate::handler::{
+    call_once, CallGuard, HandlerKind, HandlerMeta, HandlerSite, Outcome, Parent, Probe,
+    ProbeAny, ProbeClassified, ProbeResult, Registration,
+};
+
+/// The parent of an event handler call, read from the event's metadata.
+#[inline]
+pub fn parent_from_metadata<C: crate::propagation::Carrier + ?Sized>(metadata: &C) -> Parent {
+    if crate::handler::is_enabled() {
+        Parent::Extracted(crate::propagation::extract(metadata))
+    } else {
+        Parent::Current
+    }
+}
