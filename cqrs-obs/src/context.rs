@@ -22,7 +22,8 @@ pub struct Id(Repr);
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum Repr {
-    Random(u128),
+    /// Two halves rather than a `u128`, so that an `Id` is 8-aligned and a `Context` small.
+    Random(u64, u64),
     Text(Arc<str>),
 }
 
@@ -62,7 +63,7 @@ impl Id {
     /// ```
     #[inline]
     pub fn random() -> Id {
-        Id(Repr::Random((u128::from(next_u64()) << 64) | u128::from(next_u64())))
+        Id(Repr::Random(next_u64(), next_u64()))
     }
 
     /// An id received from outside, kept as text. Returns `None` for an empty string.
@@ -77,8 +78,10 @@ impl Id {
             return None;
         }
         if text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            if let Ok(n) = u128::from_str_radix(text, 16) {
-                return Some(Id(Repr::Random(n)));
+            if let (Ok(hi), Ok(lo)) =
+                (u64::from_str_radix(&text[..16], 16), u64::from_str_radix(&text[16..], 16))
+            {
+                return Some(Id(Repr::Random(hi, lo)));
             }
         }
         Some(Id(Repr::Text(Arc::from(text))))
@@ -88,7 +91,7 @@ impl Id {
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Repr::Random(n) => write!(f, "{n:032x}"),
+            Repr::Random(hi, lo) => write!(f, "{hi:016x}{lo:016x}"),
             Repr::Text(t) => f.write_str(t),
         }
     }
@@ -295,6 +298,12 @@ mod tests {
         assert_eq!(child.correlation_id, root.correlation_id);
         assert_eq!(child.causation_id, root.message_id);
         assert_ne!(child.message_id, root.message_id);
+    }
+
+    #[test]
+    fn ids_stay_small() {
+        assert_eq!(std::mem::size_of::<Id>(), 24);
+        assert_eq!(std::mem::size_of::<Option<Id>>(), 24);
     }
 
     #[test]

@@ -53,7 +53,55 @@ where
 pub(crate) fn install(filter: &Targets) -> bool {
     let layer = tracing_subscriber::fmt::layer()
         .event_format(ContextFormat)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
         .with_writer(std::io::stderr);
     let subscriber = tracing_subscriber::registry().with(layer.with_filter(filter.clone()));
     tracing::subscriber::set_global_default(subscriber).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_carry_the_current_correlation_and_causation_ids() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .event_format(ContextFormat)
+            .with_writer(move || writer.clone())
+            .finish();
+        let root = crate::context::Context::new_root();
+        let child = root.child();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(amount = 30, "outside");
+            crate::context::scope(child.clone(), || tracing::warn!(amount = 30, "deposited"));
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].ends_with("INFO cqrs_obs::logs::console::tests: outside amount=30"), "{text}");
+        let expected = format!(
+            " WARN cqrs_obs::logs::console::tests: deposited amount=30 correlation_id={} causation_id={}",
+            root.correlation_id,
+            root.message_id.unwrap()
+        );
+        assert!(lines[1].ends_with(&expected), "{text}");
+    }
 }
