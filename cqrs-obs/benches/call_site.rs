@@ -17,12 +17,19 @@ mod support;
 use cases::Deposit;
 
 fn cmd(i: u64) -> Deposit {
-    Deposit { account: i, amount: 1 + (i & 7) }
+    Deposit {
+        account: i,
+        amount: 1 + (i & 7),
+    }
 }
 
 /// `threads` threads each call `f` `iters` times; returns the wall time, i.e. the time per call
 /// as seen by each thread.
-fn on_threads(threads: usize, iters: u64, f: fn(Deposit) -> Result<u64, cases::DepositError>) -> Duration {
+fn on_threads(
+    threads: usize,
+    iters: u64,
+    f: fn(Deposit) -> Result<u64, cases::DepositError>,
+) -> Duration {
     let barrier = std::sync::Barrier::new(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -37,7 +44,11 @@ fn on_threads(threads: usize, iters: u64, f: fn(Deposit) -> Result<u64, cases::D
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).max().unwrap()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .max()
+            .unwrap()
     })
 }
 
@@ -45,17 +56,25 @@ fn call_site(c: &mut Criterion) {
     support::install_peers();
     let mut group = c.benchmark_group("call_site");
     group.bench_function("bare", |b| b.iter(|| cases::bare(black_box(cmd(3)))));
-    group.bench_function("cqrs_obs", |b| b.iter(|| cases::instrumented(black_box(cmd(3)))));
+    group.bench_function("cqrs_obs", |b| {
+        b.iter(|| cases::instrumented(black_box(cmd(3))))
+    });
     group.bench_function("cqrs_obs_2_threads", |b| {
         b.iter_custom(|iters| on_threads(2, iters, cases::instrumented))
     });
-    group.bench_function("bare_2_threads", |b| b.iter_custom(|iters| on_threads(2, iters, cases::bare)));
-    group.bench_function("tracing_metrics", |b| b.iter(|| cases::hand_written(black_box(cmd(3)))));
+    group.bench_function("bare_2_threads", |b| {
+        b.iter_custom(|iters| on_threads(2, iters, cases::bare))
+    });
+    group.bench_function("tracing_metrics", |b| {
+        b.iter(|| cases::hand_written(black_box(cmd(3))))
+    });
     group.finish();
     support::report_allocations(&[
         ("bare", &|| drop(black_box(cases::bare(cmd(3))))),
         ("cqrs_obs", &|| drop(black_box(cases::instrumented(cmd(3))))),
-        ("tracing_metrics", &|| drop(black_box(cases::hand_written(cmd(3))))),
+        ("tracing_metrics", &|| {
+            drop(black_box(cases::hand_written(cmd(3))))
+        }),
     ]);
 }
 

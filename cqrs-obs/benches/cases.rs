@@ -29,7 +29,9 @@ fn apply(cmd: Deposit) -> Result<u64, DepositError> {
     if cmd.amount == 0 {
         return Err(DepositError::Zero);
     }
-    Ok(black_box(cmd.account).wrapping_mul(31).wrapping_add(cmd.amount))
+    Ok(black_box(cmd.account)
+        .wrapping_mul(31)
+        .wrapping_add(cmd.amount))
 }
 
 /// The bare handler.
@@ -46,7 +48,11 @@ pub fn instrumented(cmd: Deposit) -> Result<u64, DepositError> {
 }
 
 /// What a user writes by hand: a `tracing` span plus `metrics` macros with the outcome label.
-#[tracing::instrument(level = "info", skip_all, fields(command = "Deposit", aggregate = "Account"))]
+#[tracing::instrument(
+    level = "info",
+    skip_all,
+    fields(command = "Deposit", aggregate = "Account")
+)]
 #[inline(never)]
 pub fn hand_written(cmd: Deposit) -> Result<u64, DepositError> {
     let start = std::time::Instant::now();

@@ -52,7 +52,15 @@ struct ErrorDetail {
 }
 
 fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
-    (status, Json(ErrorBody { error: ErrorDetail { code, message: message.into() } }))
+    (
+        status,
+        Json(ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: message.into(),
+            },
+        }),
+    )
         .into_response()
 }
 
@@ -61,17 +69,25 @@ impl AdminServer {
         listener: TcpListener,
         token: Option<String>,
     ) -> Result<AdminServer, crate::InitError> {
-        let addr = listener.local_addr().map_err(|source| crate::InitError::AdminBind {
-            addr: crate::init::DEFAULT_ADMIN_ADDR,
-            source,
-        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| crate::InitError::AdminBind {
+                addr: crate::init::DEFAULT_ADMIN_ADDR,
+                source,
+            })?;
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState { token: token.map(Arc::from) };
+        let state = AppState {
+            token: token.map(Arc::from),
+        };
         let thread = std::thread::Builder::new()
             .name("cqrs-obs-admin".into())
             .spawn(move || serve(listener, state, stopped))
             .map_err(|source| crate::InitError::AdminBind { addr, source })?;
-        Ok(AdminServer { addr, shutdown: Some(shutdown), thread: Some(thread) })
+        Ok(AdminServer {
+            addr,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
@@ -89,7 +105,10 @@ impl AdminServer {
 }
 
 fn serve(listener: TcpListener, state: AppState, stopped: tokio::sync::oneshot::Receiver<()>) {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cqrs-obs: admin endpoint runtime failed to start: {e}");
@@ -142,7 +161,11 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
             .and_then(|v| v.strip_prefix("Bearer "));
         let ok = presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes()));
         if !ok {
-            return error(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required");
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a valid bearer token is required",
+            );
         }
     }
     next.run(request).await
@@ -151,9 +174,10 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
 async fn metrics() -> Response {
     let body = crate::metrics::render();
     let mut response = body.into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_CONTENT_TYPE));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PROMETHEUS_CONTENT_TYPE),
+    );
     response
 }
 
@@ -195,7 +219,12 @@ impl From<&HandlerSnapshot> for HandlerInfo {
 }
 
 async fn handlers() -> Json<Vec<HandlerInfo>> {
-    Json(crate::handler::snapshots().iter().map(HandlerInfo::from).collect())
+    Json(
+        crate::handler::snapshots()
+            .iter()
+            .map(HandlerInfo::from)
+            .collect(),
+    )
 }
 
 #[cfg(test)]

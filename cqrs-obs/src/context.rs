@@ -78,9 +78,10 @@ impl Id {
             return None;
         }
         if text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            if let (Ok(hi), Ok(lo)) =
-                (u64::from_str_radix(&text[..16], 16), u64::from_str_radix(&text[16..], 16))
-            {
+            if let (Ok(hi), Ok(lo)) = (
+                u64::from_str_radix(&text[..16], 16),
+                u64::from_str_radix(&text[16..], 16),
+            ) {
                 return Some(Id(Repr::Random(hi, lo)));
             }
         }
@@ -124,7 +125,11 @@ pub struct Context {
 impl Context {
     /// A new conversation: fresh correlation id, new message id, no cause.
     pub fn new_root() -> Context {
-        Context { correlation_id: Id::random(), causation_id: None, message_id: Some(Id::random()) }
+        Context {
+            correlation_id: Id::random(),
+            causation_id: None,
+            message_id: Some(Id::random()),
+        }
     }
 
     /// The context of a new message caused by the message of `self`: same correlation,
@@ -182,7 +187,9 @@ pub(crate) struct Installed {
 impl Installed {
     #[inline]
     pub(crate) fn new(ctx: Option<Context>) -> Installed {
-        Installed { previous: replace(ctx) }
+        Installed {
+            previous: replace(ctx),
+        }
     }
 }
 
@@ -315,7 +322,9 @@ mod tests {
 
     #[test]
     fn with_context_restores_outer_between_polls() {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let inner = Context::new_root();
         let outer = Context::new_root();
         scope(outer.clone(), || {

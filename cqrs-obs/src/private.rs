@@ -6,8 +6,8 @@ pub use ::tracing;
 
 pub use crate::context::WithContext;
 pub use crate::handler::{
-    call_once, CallGuard, HandlerKind, HandlerMeta, HandlerSite, Outcome, Parent, Probe,
-    ProbeAny, ProbeClassified, ProbeResult, Registration,
+    call_once, CallGuard, HandlerKind, HandlerMeta, HandlerSite, Outcome, Parent, Probe, ProbeAny,
+    ProbeClassified, ProbeResult, Registration,
 };
 
 /// The parent of an event handler call, read from the event's metadata.

@@ -71,14 +71,24 @@ impl CallGuard {
     #[inline]
     fn start(site: &'static HandlerSite, parent: Parent) -> CallGuard {
         let Some(clock) = CLOCK.get() else {
-            return CallGuard { armed: None, context: None, installed: None };
+            return CallGuard {
+                armed: None,
+                context: None,
+                installed: None,
+            };
         };
         let context = derive_context(site, parent);
         let shard = shard_index();
         site.record_start(shard);
         let start = clock.raw();
         CallGuard {
-            armed: Some(Armed { site, clock, start, shard, outcome: None }),
+            armed: Some(Armed {
+                site,
+                clock,
+                start,
+                shard,
+                outcome: None,
+            }),
             context: Some(context),
             installed: None,
         }

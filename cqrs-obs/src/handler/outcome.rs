@@ -154,6 +154,7 @@ impl<T: ?Sized> ProbeAny for Probe<'_, T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_borrow)] // the tests spell the exact expression generated code uses
 mod tests {
     use super::*;
 

@@ -4,7 +4,7 @@
 //! sharded: each thread writes to its own cache-line-aligned shard, so two threads calling the
 //! same handler never contend on one line. Readers (the `/metrics` exposition, SLO windows,
 //! the anomaly service) sum the shards. Memory per handler is fixed at compile time:
-//! `SHARDS × (6 outcomes × (BUCKETS + 1) + 1) × 8` bytes, about 10 KiB.
+//! `SHARDS × (6 outcomes × (BUCKETS + 1) + 1) × 8` bytes, about 11 KiB.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -63,9 +63,12 @@ pub struct HandlerMeta {
 
 /// Upper bounds of the latency buckets, in nanoseconds (the last bucket is `+Inf`).
 ///
-/// A 1–2.5–5 ladder from 1 µs to 10 s, then 30 s and 60 s: fine enough for in-memory
-/// handlers that take microseconds and for ones that wait on I/O for seconds.
-pub const BUCKET_BOUNDS_NANOS: [u64; 24] = [
+/// A 1–2.5–5 ladder from 100 ns to 10 s, then 30 s and 60 s: fine enough for in-memory
+/// handlers that take a fraction of a microsecond and for ones that wait on I/O for seconds.
+pub const BUCKET_BOUNDS_NANOS: [u64; 27] = [
+    100,
+    250,
+    500,
     1_000,
     2_500,
     5_000,
@@ -114,7 +117,10 @@ struct OutcomeCells {
 
 impl OutcomeCells {
     const fn new() -> Self {
-        OutcomeCells { buckets: [const { AtomicU64::new(0) }; BUCKETS], sum_nanos: AtomicU64::new(0) }
+        OutcomeCells {
+            buckets: [const { AtomicU64::new(0) }; BUCKETS],
+            sum_nanos: AtomicU64::new(0),
+        }
     }
 }
 
@@ -128,7 +134,10 @@ struct Shard {
 
 impl Shard {
     const fn new() -> Self {
-        Shard { started: AtomicU64::new(0), outcomes: [const { OutcomeCells::new() }; OUTCOMES] }
+        Shard {
+            started: AtomicU64::new(0),
+            outcomes: [const { OutcomeCells::new() }; OUTCOMES],
+        }
     }
 }
 
@@ -165,7 +174,10 @@ pub(crate) fn shard_index() -> usize {
 impl HandlerSite {
     /// A site with zeroed counters; `const` so that it can be a `static`.
     pub const fn new(meta: HandlerMeta) -> Self {
-        HandlerSite { meta, shards: [const { Shard::new() }; SHARDS] }
+        HandlerSite {
+            meta,
+            shards: [const { Shard::new() }; SHARDS],
+        }
     }
 
     /// The handler's static description.
@@ -237,7 +249,7 @@ impl OutcomeStats {
     /// ```
     /// use cqrs_obs::handler::OutcomeStats;
     /// let mut stats = OutcomeStats::default();
-    /// stats.buckets[3] = 100; // all calls in (5 µs, 10 µs]
+    /// stats.buckets[6] = 100; // all calls in (5 µs, 10 µs]
     /// let p50 = stats.quantile(0.5).unwrap();
     /// assert!((p50 - 7.5e-6).abs() < 1e-9);
     /// ```
@@ -253,7 +265,11 @@ impl OutcomeStats {
                 seen += n;
                 continue;
             }
-            let lower = if i == 0 { 0 } else { BUCKET_BOUNDS_NANOS[i - 1] };
+            let lower = if i == 0 {
+                0
+            } else {
+                BUCKET_BOUNDS_NANOS[i - 1]
+            };
             let Some(&upper) = BUCKET_BOUNDS_NANOS.get(i) else {
                 // +Inf bucket: the best estimate is the highest finite bound.
                 return Some(lower as f64 / 1e9);
@@ -310,8 +326,10 @@ mod tests {
     #[test]
     fn bucket_index_matches_inclusive_upper_bounds() {
         assert_eq!(bucket_index(0), 0);
-        assert_eq!(bucket_index(1_000), 0);
-        assert_eq!(bucket_index(1_001), 1);
+        assert_eq!(bucket_index(100), 0);
+        assert_eq!(bucket_index(101), 1);
+        assert_eq!(bucket_index(1_000), 3);
+        assert_eq!(bucket_index(1_001), 4);
         assert_eq!(bucket_index(60_000_000_000), BUCKETS - 2);
         assert_eq!(bucket_index(u64::MAX), BUCKETS - 1);
     }
@@ -372,7 +390,7 @@ mod tests {
         assert_eq!(snap.count(Outcome::Panic), 1);
         assert_eq!(snap.in_flight, (SHARDS - 3) as u64);
         assert_eq!(snap.outcome(Outcome::Ok).sum_nanos, 10_000);
-        assert_eq!(snap.outcome(Outcome::Ok).buckets[2], 1);
-        assert_eq!(snap.outcome(Outcome::Ok).buckets[3], 1);
+        assert_eq!(snap.outcome(Outcome::Ok).buckets[5], 1);
+        assert_eq!(snap.outcome(Outcome::Ok).buckets[6], 1);
     }
 }

@@ -37,8 +37,10 @@ pub enum Console {
 }
 
 /// The admin endpoint's default address.
-pub const DEFAULT_ADMIN_ADDR: SocketAddr =
-    SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 9464));
+pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    9464,
+));
 
 /// The resolved configuration.
 #[derive(Debug, Clone)]
@@ -82,7 +84,11 @@ pub(crate) fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigE
     match value.trim().to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" | "" => Ok(false),
-        _ => Err(ConfigError { var, value: value.to_owned(), expected: "`true` or `false`" }),
+        _ => Err(ConfigError {
+            var,
+            value: value.to_owned(),
+            expected: "`true` or `false`",
+        }),
     }
 }
 
@@ -90,18 +96,26 @@ pub(crate) fn parse_admin_addr(var: &'static str, value: &str) -> Result<AdminAd
     if value.trim().eq_ignore_ascii_case("off") {
         return Ok(AdminAddr::Off);
     }
-    value.trim().parse().map(AdminAddr::Listen).map_err(|_| ConfigError {
-        var,
-        value: value.to_owned(),
-        expected: "`off` or an IP socket address such as `127.0.0.1:9464`",
-    })
+    value
+        .trim()
+        .parse()
+        .map(AdminAddr::Listen)
+        .map_err(|_| ConfigError {
+            var,
+            value: value.to_owned(),
+            expected: "`off` or an IP socket address such as `127.0.0.1:9464`",
+        })
 }
 
 pub(crate) fn parse_console(var: &'static str, value: &str) -> Result<Console, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "text" => Ok(Console::Text),
         "off" => Ok(Console::Off),
-        _ => Err(ConfigError { var, value: value.to_owned(), expected: "`text` or `off`" }),
+        _ => Err(ConfigError {
+            var,
+            value: value.to_owned(),
+            expected: "`text` or `off`",
+        }),
     }
 }
 
@@ -170,8 +184,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn strict(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let mut config = Config::default();
         config.apply_env(|k| env.get(k).cloned(), Err)?;
         Ok(config)
@@ -181,17 +197,32 @@ mod tests {
     fn malformed_variables_name_themselves_and_the_accepted_values() {
         let err = strict(&[(ADMIN_ADDR, "localhost")]).unwrap_err();
         assert_eq!(err.var, "CQRS_OBS_ADMIN_ADDR");
-        assert!(err.to_string().contains("`off` or an IP socket address"), "{err}");
+        assert!(
+            err.to_string().contains("`off` or an IP socket address"),
+            "{err}"
+        );
         let err = strict(&[(OTEL_SDK_DISABLED, "yes")]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid value `yes` for OTEL_SDK_DISABLED: expected `true` or `false`"
         );
-        assert_eq!(strict(&[(CONSOLE, "fancy")]).unwrap_err().var, "CQRS_OBS_CONSOLE");
-        assert_eq!(strict(&[(LOG, "info,bank=loud")]).unwrap_err().var, "CQRS_OBS_LOG");
-        assert_eq!(strict(&[(OTEL_SERVICE_NAME, "  ")]).unwrap_err().var, "OTEL_SERVICE_NAME");
+        assert_eq!(
+            strict(&[(CONSOLE, "fancy")]).unwrap_err().var,
+            "CQRS_OBS_CONSOLE"
+        );
+        assert_eq!(
+            strict(&[(LOG, "info,bank=loud")]).unwrap_err().var,
+            "CQRS_OBS_LOG"
+        );
+        assert_eq!(
+            strict(&[(OTEL_SERVICE_NAME, "  ")]).unwrap_err().var,
+            "OTEL_SERVICE_NAME"
+        );
         let err = strict(&[(ADMIN_TOKEN, "short")]).unwrap_err();
-        assert!(!err.to_string().contains("short"), "tokens are never echoed: {err}");
+        assert!(
+            !err.to_string().contains("short"),
+            "tokens are never echoed: {err}"
+        );
     }
 
     #[test]
@@ -207,7 +238,10 @@ mod tests {
         assert_eq!(config.service_name, "bank");
         assert_eq!(config.console, Console::Off);
         let config = strict(&[(ADMIN_ADDR, "127.0.0.1:0")]).unwrap();
-        assert_eq!(config.admin, AdminAddr::Listen("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(
+            config.admin,
+            AdminAddr::Listen("127.0.0.1:0".parse().unwrap())
+        );
     }
 
     #[test]

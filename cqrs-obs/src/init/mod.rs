@@ -8,8 +8,8 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use config::{AdminAddr, ConfigError, Console, DEFAULT_ADMIN_ADDR};
 use config::Config;
+pub use config::{AdminAddr, ConfigError, Console, DEFAULT_ADMIN_ADDR};
 
 use crate::admin::{self, AdminServer};
 
@@ -54,10 +54,8 @@ static INITIALIZED: AtomicBool = AtomicBool::new(false);
 /// Use [`try_init`] to get those problems as an error instead.
 ///
 /// ```no_run
-/// fn main() {
-///     let _guard = cqrs_obs::init();
-///     // ... run the service ...
-/// }
+/// let _guard = cqrs_obs::init();
+/// // ... run the service; the guard lives until the end of `main` ...
 /// ```
 pub fn init() -> ObsGuard {
     builder().init()
@@ -220,7 +218,9 @@ fn start_once(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
         }
     }
     if !crate::metrics::install_recorder() {
-        tracing::warn!("another `metrics` recorder is installed; /metrics shows handler metrics only");
+        tracing::warn!(
+            "another `metrics` recorder is installed; /metrics shows handler metrics only"
+        );
     }
     crate::handler::enable();
     let ticker = Ticker::start();
@@ -231,7 +231,11 @@ fn start_once(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
     if let Some(server) = &admin {
         tracing::info!(addr = %server.addr(), service = %config.service_name, "cqrs-obs admin endpoint listening");
     }
-    Ok(ObsGuard { admin, ticker: Some(ticker), service_name: Some(config.service_name) })
+    Ok(ObsGuard {
+        admin,
+        ticker: Some(ticker),
+        service_name: Some(config.service_name),
+    })
 }
 
 fn bind_admin(config: &Config) -> Result<Option<std::net::TcpListener>, InitError> {
@@ -241,7 +245,9 @@ fn bind_admin(config: &Config) -> Result<Option<std::net::TcpListener>, InitErro
     if !addr.ip().is_loopback() && config.admin_token.is_none() {
         return Err(InitError::AdminNeedsToken { addr });
     }
-    admin::bind(addr).map(Some).map_err(|source| InitError::AdminBind { addr, source })
+    admin::bind(addr)
+        .map(Some)
+        .map_err(|source| InitError::AdminBind { addr, source })
 }
 
 /// The background tick: periodic upkeep that keeps buffers bounded.
@@ -294,7 +300,11 @@ impl std::fmt::Debug for ObsGuard {
 
 impl ObsGuard {
     fn inert() -> ObsGuard {
-        ObsGuard { admin: None, ticker: None, service_name: None }
+        ObsGuard {
+            admin: None,
+            ticker: None,
+            service_name: None,
+        }
     }
 
     /// The address the admin endpoint listens on, if it runs.

@@ -12,8 +12,8 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::Layer;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
 
 /// Formats one event per line: time, level, target, message and fields, then the ids of the
 /// current message context.
@@ -53,7 +53,10 @@ where
 pub(crate) fn install(filter: &Targets) -> bool {
     let layer = tracing_subscriber::fmt::layer()
         .event_format(ContextFormat)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .with_writer(std::io::stderr);
     let subscriber = tracing_subscriber::registry().with(layer.with_filter(filter.clone()));
     tracing::subscriber::set_global_default(subscriber).is_ok()
@@ -96,7 +99,10 @@ mod tests {
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
-        assert!(lines[0].ends_with("INFO cqrs_obs::logs::console::tests: outside amount=30"), "{text}");
+        assert!(
+            lines[0].ends_with("INFO cqrs_obs::logs::console::tests: outside amount=30"),
+            "{text}"
+        );
         let expected = format!(
             " WARN cqrs_obs::logs::console::tests: deposited amount=30 correlation_id={} causation_id={}",
             root.correlation_id,

@@ -26,7 +26,11 @@ const FAMILIES: [Family; 3] = [
         counter: names::EVENTS_PROCESSED_TOTAL,
         histogram: names::EVENT_HANDLER_DURATION,
     },
-    Family { kind: HandlerKind::Query, counter: names::QUERIES_TOTAL, histogram: names::QUERY_DURATION },
+    Family {
+        kind: HandlerKind::Query,
+        counter: names::QUERIES_TOTAL,
+        histogram: names::QUERY_DURATION,
+    },
 ];
 
 /// The series labels of a handler, without `outcome`. Handlers with equal labels are summed
@@ -35,7 +39,10 @@ fn series_labels(snap: &HandlerSnapshot) -> Labels {
     let m = &snap.meta;
     match m.kind {
         HandlerKind::Command => {
-            vec![(label::COMMAND, m.message), (label::AGGREGATE, m.aggregate.unwrap_or(""))]
+            vec![
+                (label::COMMAND, m.message),
+                (label::AGGREGATE, m.aggregate.unwrap_or("")),
+            ]
         }
         HandlerKind::Event => vec![
             (label::EVENT, m.message),
@@ -153,7 +160,9 @@ pub fn render_handlers(snapshots: &[HandlerSnapshot], out: &mut String) {
 fn render_in_flight(snapshots: &[HandlerSnapshot], out: &mut String) {
     let mut gauges: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for snap in snapshots {
-        *gauges.entry((snap.meta.kind.as_str(), snap.meta.name)).or_default() += snap.in_flight;
+        *gauges
+            .entry((snap.meta.kind.as_str(), snap.meta.name))
+            .or_default() += snap.in_flight;
     }
     if gauges.is_empty() {
         return;
@@ -193,19 +202,25 @@ mod tests {
     #[test]
     fn renders_counters_histograms_and_escapes_labels() {
         let mut a = snap(HandlerKind::Command, "deposit", "De\"po\\sit\n");
-        a.outcomes[0].buckets[2] = 3;
+        a.outcomes[0].buckets[5] = 3;
         a.outcomes[0].sum_nanos = 12_000;
         let mut out = String::new();
         render_handlers(&[a], &mut out);
         assert!(out.contains("# TYPE cqrs_commands_total counter"), "{out}");
-        let series = r#"cqrs_commands_total{command="De\"po\\sit\n",aggregate="Account",outcome="ok"} 3"#;
+        let series =
+            r#"cqrs_commands_total{command="De\"po\\sit\n",aggregate="Account",outcome="ok"} 3"#;
         assert!(out.contains(series), "{out}");
         assert!(out.contains(r#"outcome="panic"} 0"#), "{out}");
         assert!(out.contains(r#"outcome="ok",le="0.0000025"} 0"#), "{out}");
         assert!(out.contains(r#"outcome="ok",le="0.000005"} 3"#), "{out}");
         assert!(out.contains(r#"outcome="ok",le="+Inf"} 3"#), "{out}");
-        assert!(out.contains(r#"_sum{command="De\"po\\sit\n",aggregate="Account",outcome="ok"} 0.000012"#));
-        assert!(!out.contains(r#"outcome="error",le"#), "no histogram for unseen outcomes");
+        assert!(out.contains(
+            r#"_sum{command="De\"po\\sit\n",aggregate="Account",outcome="ok"} 0.000012"#
+        ));
+        assert!(
+            !out.contains(r#"outcome="error",le"#),
+            "no histogram for unseen outcomes"
+        );
         assert!(out.contains(r#"cqrs_handlers_in_flight{kind="command",handler="deposit"} 1"#));
     }
 
@@ -217,7 +232,14 @@ mod tests {
         b.outcomes[0].buckets[0] = 5;
         let mut out = String::new();
         render_handlers(&[a, b], &mut out);
-        assert!(out.contains(r#"cqrs_queries_total{query="Balance",outcome="ok"} 7"#), "{out}");
-        assert_eq!(out.matches(r#"cqrs_queries_total{query="Balance",outcome="ok"}"#).count(), 1);
+        assert!(
+            out.contains(r#"cqrs_queries_total{query="Balance",outcome="ok"} 7"#),
+            "{out}"
+        );
+        assert_eq!(
+            out.matches(r#"cqrs_queries_total{query="Balance",outcome="ok"}"#)
+                .count(),
+            1
+        );
     }
 }

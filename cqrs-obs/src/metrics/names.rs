@@ -104,7 +104,10 @@ mod tests {
         for name in super::ALL {
             assert!(super::help(name).is_some(), "{name} has no HELP");
             assert!(name.starts_with("cqrs_"));
-            assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{name}");
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{name}"
+            );
         }
     }
 }

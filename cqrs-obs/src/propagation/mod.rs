@@ -1,13 +1,21 @@
 //! Carrying the message context in event metadata.
 //!
 //! The ids travel under the keys [`CORRELATION_ID`], [`CAUSATION_ID`] and [`MESSAGE_ID`].
-//! Any metadata type works through the [`Carrier`] trait; `HashMap<String, String>` and
-//! `BTreeMap<String, String>` implement it.
+//! Any metadata type works through the [`Carrier`] (read) and [`CarrierMut`] (write) traits;
+//! `HashMap<String, String>` and `BTreeMap<String, String>` implement both.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 
 use crate::context::{Context, Id};
+
+pub mod baggage;
+pub mod traceparent;
+pub mod tracestate;
+
+pub use baggage::{Baggage, BaggageError};
+pub use traceparent::{SpanId, TraceFlags, TraceId, TraceParent, TraceParentError};
+pub use tracestate::{TraceState, TraceStateError};
 
 /// Metadata key of the correlation id.
 pub const CORRELATION_ID: &str = "correlation_id";
@@ -16,10 +24,19 @@ pub const CAUSATION_ID: &str = "causation_id";
 /// Metadata key of the message id.
 pub const MESSAGE_ID: &str = "message_id";
 
-/// Read and write access to a message's string metadata.
+/// Read access to a message's string metadata: what `metadata = ..` on an event handler needs.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not message metadata: it does not implement `Carrier`",
+    label = "`metadata = ..` needs a `Carrier`, such as a `HashMap<String, String>`",
+    note = "implement `cqrs_obs::propagation::Carrier` for `{Self}` to read ids from it"
+)]
 pub trait Carrier {
     /// The value stored under `key`.
     fn get(&self, key: &str) -> Option<&str>;
+}
+
+/// Write access to a message's string metadata: what [`inject`] needs.
+pub trait CarrierMut: Carrier {
     /// Stores `value` under `key`, replacing any previous value.
     fn set(&mut self, key: &str, value: String);
 }
@@ -28,6 +45,9 @@ impl<S: BuildHasher> Carrier for HashMap<String, String, S> {
     fn get(&self, key: &str) -> Option<&str> {
         HashMap::get(self, key).map(String::as_str)
     }
+}
+
+impl<S: BuildHasher> CarrierMut for HashMap<String, String, S> {
     fn set(&mut self, key: &str, value: String) {
         self.insert(key.to_owned(), value);
     }
@@ -37,8 +57,17 @@ impl Carrier for BTreeMap<String, String> {
     fn get(&self, key: &str) -> Option<&str> {
         BTreeMap::get(self, key).map(String::as_str)
     }
+}
+
+impl CarrierMut for BTreeMap<String, String> {
     fn set(&mut self, key: &str, value: String) {
         self.insert(key.to_owned(), value);
+    }
+}
+
+impl<C: Carrier + ?Sized> Carrier for &C {
+    fn get(&self, key: &str) -> Option<&str> {
+        (**self).get(key)
     }
 }
 
@@ -46,6 +75,9 @@ impl<C: Carrier + ?Sized> Carrier for &mut C {
     fn get(&self, key: &str) -> Option<&str> {
         (**self).get(key)
     }
+}
+
+impl<C: CarrierMut + ?Sized> CarrierMut for &mut C {
     fn set(&mut self, key: &str, value: String) {
         (**self).set(key, value)
     }
@@ -63,7 +95,7 @@ impl<C: Carrier + ?Sized> Carrier for &mut C {
 /// assert_eq!(metadata["correlation_id"], ctx.correlation_id.to_string());
 /// assert_eq!(propagation::extract(&metadata).into_context().correlation_id, ctx.correlation_id);
 /// ```
-pub fn inject<C: Carrier + ?Sized>(ctx: &Context, carrier: &mut C) {
+pub fn inject<C: CarrierMut + ?Sized>(ctx: &Context, carrier: &mut C) {
     carrier.set(CORRELATION_ID, ctx.correlation_id.to_string());
     if let Some(causation) = &ctx.causation_id {
         carrier.set(CAUSATION_ID, causation.to_string());
@@ -92,7 +124,11 @@ impl Extracted {
             crate::context::with_current(|c| c.map(|c| c.correlation_id.clone()))
                 .unwrap_or_else(Id::random)
         });
-        Context { correlation_id, causation_id: self.causation_id, message_id: self.message_id }
+        Context {
+            correlation_id,
+            causation_id: self.causation_id,
+            message_id: self.message_id,
+        }
     }
 }
 

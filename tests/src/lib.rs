@@ -1,0 +1,16 @@
+//! Helpers for the cross-crate integration tests in `tests/`.
+//!
+//! * [`http`]: a minimal HTTP GET over `std::net::TcpStream` (loopback only, bounded time);
+//! * [`exposition`]: a strict parser of the Prometheus text format;
+//! * [`peer`]: finding and running peer programs (`promtool`, `prometheus`), temp dirs,
+//!   free ports, kill-on-drop children;
+//! * [`bank`]: cqrs-obs set-up for a test binary, the bank workload, and the series it
+//!   should produce.
+//!
+//! Each file in `tests/` is one capability and its own test binary, because cqrs-obs
+//! initialises once per process.
+
+pub mod bank;
+pub mod exposition;
+pub mod http;
+pub mod peer;
