@@ -4,7 +4,6 @@
 //! the call; async code carries it in [`WithContext`], which installs it around each poll, so
 //! it follows a task across threads on any executor.
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -27,34 +26,16 @@ enum Repr {
     Text(Arc<str>),
 }
 
-thread_local! {
-    static RNG: Cell<u64> = const { Cell::new(0) };
-}
-
-fn seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_usize(&RNG as *const _ as usize);
-    hasher.finish() | 1
-}
-
-/// wyrand: one multiply per 64 bits, good enough for unique ids (not for secrets).
-#[inline(always)]
-fn next_u64() -> u64 {
-    RNG.with(|state| {
-        let mut s = state.get();
-        if s == 0 {
-            s = seed();
-        }
-        s = s.wrapping_add(0xa076_1d64_78bd_642f);
-        state.set(s);
-        let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
-        (t >> 64) as u64 ^ t as u64
-    })
-}
+use crate::local::LOCAL;
 
 impl Id {
-    /// A new random id.
+    /// Whether dropping this id is a no-op (it holds no text).
+    #[inline(always)]
+    pub(crate) fn is_plain(&self) -> bool {
+        matches!(self.0, Repr::Random(..))
+    }
+
+    /// A new unique id (no allocation).
     ///
     /// ```
     /// let a = cqrs_obs::context::Id::random();
@@ -63,7 +44,8 @@ impl Id {
     /// ```
     #[inline]
     pub fn random() -> Id {
-        Id(Repr::Random(next_u64(), next_u64()))
+        let [(hi, lo)] = LOCAL.with(|l| l.next_ids::<1>());
+        Id(Repr::Random(hi, lo))
     }
 
     /// An id received from outside, kept as text. Returns `None` for an empty string.
@@ -123,29 +105,54 @@ pub struct Context {
 }
 
 impl Context {
+    /// Drops a context, skipping the drop glue when no id holds text (the hot path's case).
+    #[inline(always)]
+    pub(crate) fn discard(ctx: Option<Context>) {
+        let plain = ctx.as_ref().is_none_or(|c| {
+            c.correlation_id.is_plain()
+                && c.causation_id.as_ref().is_none_or(Id::is_plain)
+                && c.message_id.as_ref().is_none_or(Id::is_plain)
+        });
+        if plain {
+            // Nothing to free: every id is two integers.
+            std::mem::forget(ctx);
+        } else {
+            drop(ctx);
+        }
+    }
+
     /// A new conversation: fresh correlation id, new message id, no cause.
     pub fn new_root() -> Context {
+        LOCAL.with(Context::new_root_in)
+    }
+
+    #[inline(always)]
+    pub(crate) fn new_root_in(local: &crate::local::Local) -> Context {
+        let [(a, b), (c, d)] = local.next_ids::<2>();
         Context {
-            correlation_id: Id::random(),
+            correlation_id: Id(Repr::Random(a, b)),
             causation_id: None,
-            message_id: Some(Id::random()),
+            message_id: Some(Id(Repr::Random(c, d))),
         }
     }
 
     /// The context of a new message caused by the message of `self`: same correlation,
     /// causation = this message, a new message id.
     pub fn child(&self) -> Context {
+        LOCAL.with(|local| self.child_in(local))
+    }
+
+    #[inline(always)]
+    pub(crate) fn child_in(&self, local: &crate::local::Local) -> Context {
+        let [(hi, lo)] = local.next_ids::<1>();
         Context {
             correlation_id: self.correlation_id.clone(),
             causation_id: self.message_id.clone(),
-            message_id: Some(Id::random()),
+            message_id: Some(Id(Repr::Random(hi, lo))),
         }
     }
 }
 
-thread_local! {
-    static CURRENT: RefCell<Option<Context>> = const { RefCell::new(None) };
-}
 
 /// The context of the message being handled on this thread (or in this task), if any.
 ///
@@ -157,18 +164,18 @@ thread_local! {
 /// assert!(context::current().is_none());
 /// ```
 pub fn current() -> Option<Context> {
-    CURRENT.with(|c| c.borrow().clone())
+    LOCAL.with(|l| l.current.borrow().clone())
 }
 
 /// Calls `f` with a reference to the current context without cloning it.
 pub fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    CURRENT.with(|c| f(c.borrow().as_ref()))
+    LOCAL.with(|l| f(l.current.borrow().as_ref()))
 }
 
 /// Replaces the current context, returning the previous one. Prefer [`scope`] or
 /// [`WithContext`], which restore the previous context for you.
 pub fn replace(ctx: Option<Context>) -> Option<Context> {
-    CURRENT.with(|c| c.replace(ctx))
+    LOCAL.with(|l| l.current.replace(ctx))
 }
 
 /// Runs `f` with `ctx` as the current context, then restores the previous one (also when `f`
@@ -198,7 +205,7 @@ impl Drop for Installed {
     fn drop(&mut self) {
         let previous = self.previous.take();
         // `try_with`: a guard dropped during thread-local destruction must not panic.
-        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+        let _ = LOCAL.try_with(|l| *l.current.borrow_mut() = previous);
     }
 }
 
@@ -259,7 +266,7 @@ impl Drop for Swap<'_> {
     #[inline]
     fn drop(&mut self) {
         let previous = self.previous.take();
-        if let Ok(ctx) = CURRENT.try_with(|c| c.replace(previous)) {
+        if let Ok(ctx) = LOCAL.try_with(|l| l.current.replace(previous)) {
             *self.slot = ctx;
         }
     }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod context;
 pub mod handler;
 mod init;
+mod local;
 pub mod logs;
 pub mod metrics;
 pub mod propagation;

@@ -1,11 +1,13 @@
 //! The per-call drop guard: times the call, records its outcome exactly once (also on panic
 //! and cancellation) and keeps the message context installed for sync calls.
 
+use std::mem::ManuallyDrop;
 use std::sync::OnceLock;
 
 use super::outcome::Outcome;
-use super::site::{shard_index, HandlerSite};
-use crate::context::{self, Context, Installed};
+use super::site::{HandlerKind, HandlerSite};
+use crate::context::Context;
+use crate::local::{self, Local, LOCAL};
 
 /// The clock handler calls are timed with. `None` until [`init`](crate::init) (or
 /// [`enable`]) runs: before that, call sites do nothing.
@@ -29,17 +31,22 @@ pub enum Parent {
     /// Derive from whatever context is current on this thread / task.
     Current,
     /// Use ids taken from the incoming message's metadata (missing ones are derived).
-    Extracted(super::super::propagation::Extracted),
+    Extracted(crate::propagation::Extracted),
 }
 
-#[derive(Debug)]
-struct Armed {
-    site: &'static HandlerSite,
-    clock: &'static quanta::Clock,
-    start: u64,
-    shard: usize,
-    outcome: Option<Outcome>,
+impl Parent {
+    #[inline]
+    fn derive(self, kind: HandlerKind, local: &Local, current: Option<&Context>) -> Context {
+        match (self, current) {
+            (Parent::Extracted(extracted), current) => extracted.into_context_under(current),
+            (Parent::Current, Some(ctx)) if kind == HandlerKind::Command => ctx.child_in(local),
+            (Parent::Current, Some(ctx)) => ctx.clone(),
+            (Parent::Current, None) => Context::new_root_in(local),
+        }
+    }
 }
+
+const NO_OUTCOME: u8 = u8::MAX;
 
 /// Times one handler call and records it when dropped.
 ///
@@ -50,97 +57,128 @@ struct Armed {
 #[derive(Debug)]
 #[must_use = "the call is recorded when the guard drops"]
 pub struct CallGuard {
-    armed: Option<Armed>,
-    context: Option<Context>,
-    installed: Option<Installed>,
-}
-
-fn derive_context(site: &HandlerSite, parent: Parent) -> Context {
-    use super::site::HandlerKind;
-    match parent {
-        Parent::Extracted(extracted) => extracted.into_context(),
-        Parent::Current => context::with_current(|current| match (current, site.meta().kind) {
-            (Some(ctx), HandlerKind::Command) => ctx.child(),
-            (Some(ctx), _) => ctx.clone(),
-            (None, _) => Context::new_root(),
-        }),
-    }
+    /// `None` when recording is off: the guard does nothing.
+    site: Option<&'static HandlerSite>,
+    start: u64,
+    /// The shard `start` was counted on (sync calls end on the same thread).
+    shard: usize,
+    outcome: u8,
+    /// Sync calls: restore `context` as the current one on drop. Async calls: hand it out once.
+    restore: bool,
+    /// Emptied by hand in `drop` (see `Context::discard`), so no drop glue runs for it.
+    context: ManuallyDrop<Option<Context>>,
 }
 
 impl CallGuard {
-    #[inline]
-    fn start(site: &'static HandlerSite, parent: Parent) -> CallGuard {
-        let Some(clock) = CLOCK.get() else {
-            return CallGuard {
-                armed: None,
-                context: None,
-                installed: None,
-            };
-        };
-        let context = derive_context(site, parent);
-        let shard = shard_index();
-        site.record_start(shard);
-        let start = clock.raw();
+    #[inline(always)]
+    fn inert() -> CallGuard {
         CallGuard {
-            armed: Some(Armed {
-                site,
-                clock,
-                start,
-                shard,
-                outcome: None,
-            }),
-            context: Some(context),
-            installed: None,
+            site: None,
+            start: 0,
+            shard: 0,
+            outcome: NO_OUTCOME,
+            restore: false,
+            context: ManuallyDrop::new(None),
         }
     }
 
     /// Starts a sync call: the call's context is installed on this thread until the guard drops.
     #[inline]
     pub fn enter_sync(site: &'static HandlerSite, parent: Parent) -> CallGuard {
-        let mut guard = CallGuard::start(site, parent);
-        if let Some(ctx) = guard.context.take() {
-            guard.installed = Some(Installed::new(Some(ctx)));
+        let Some(clock) = CLOCK.get() else {
+            return CallGuard::inert();
+        };
+        let kind = site.meta().kind;
+        let mut guard = CallGuard {
+            site: Some(site),
+            start: 0,
+            shard: 0,
+            outcome: NO_OUTCOME,
+            restore: true,
+            context: ManuallyDrop::new(None),
+        };
+        let installed = LOCAL.try_with(|local| {
+            let mut slot = local.current.borrow_mut();
+            let ctx = parent.derive(kind, local, slot.as_ref());
+            *guard.context = std::mem::replace(&mut *slot, Some(ctx));
+            guard.shard = local.shard();
+            site.record_start(guard.shard);
+        });
+        if installed.is_err() {
+            return CallGuard::inert();
         }
+        guard.start = clock.raw();
         guard
     }
 
-    /// Starts an async call: take the context with [`context`](CallGuard::take_context) and
-    /// run the body inside [`WithContext`](crate::context::WithContext).
+    /// Starts an async call: take the context with [`take_context`](CallGuard::take_context)
+    /// and run the body inside [`WithContext`](crate::context::WithContext).
     #[inline]
     pub fn enter_async(site: &'static HandlerSite, parent: Parent) -> CallGuard {
-        CallGuard::start(site, parent)
+        let Some(clock) = CLOCK.get() else {
+            return CallGuard::inert();
+        };
+        let kind = site.meta().kind;
+        let Ok((shard, ctx)) = LOCAL.try_with(|local| {
+            let ctx = parent.derive(kind, local, local.current.borrow().as_ref());
+            let shard = local.shard();
+            site.record_start(shard);
+            (shard, ctx)
+        }) else {
+            return CallGuard::inert();
+        };
+        CallGuard {
+            site: Some(site),
+            start: clock.raw(),
+            shard,
+            outcome: NO_OUTCOME,
+            restore: false,
+            context: ManuallyDrop::new(Some(ctx)),
+        }
     }
 
     /// The context for an async body (once; `None` when recording is off).
     #[inline]
     pub fn take_context(&mut self) -> Option<Context> {
+        if self.restore {
+            return None;
+        }
         self.context.take()
     }
 
     /// Sets the outcome the drop will record.
     #[inline]
     pub fn finish(&mut self, outcome: Outcome) {
-        if let Some(armed) = &mut self.armed {
-            armed.outcome = Some(outcome);
-        }
+        self.outcome = outcome as u8;
     }
 }
 
 impl Drop for CallGuard {
     #[inline]
     fn drop(&mut self) {
-        if let Some(armed) = self.armed.take() {
-            let end = armed.clock.raw();
-            let nanos = armed.clock.delta_as_nanos(armed.start, end);
-            let outcome = armed.outcome.unwrap_or_else(|| {
-                if std::thread::panicking() {
-                    Outcome::Panic
-                } else {
-                    Outcome::Cancelled
+        let Some(site) = self.site else {
+            return;
+        };
+        if let Some(clock) = CLOCK.get() {
+            let nanos = clock.delta_as_nanos(self.start, clock.raw());
+            let outcome = match Outcome::ALL.get(usize::from(self.outcome)) {
+                Some(&outcome) => outcome,
+                None if std::thread::panicking() => Outcome::Panic,
+                None => Outcome::Cancelled,
+            };
+            if self.restore {
+                // A sync call ends on the thread it started on: its shard, and put the caller's
+                // context back (the call's own context is dropped here).
+                site.record_end(self.shard, outcome, nanos);
+                let previous = self.context.take();
+                if let Ok(own) = LOCAL.try_with(|local| local.current.replace(previous)) {
+                    Context::discard(own);
                 }
-            });
-            armed.site.record_end(armed.shard, outcome, nanos);
+            } else {
+                site.record_end(local::shard(), outcome, nanos);
+            }
         }
-        // `installed` drops after this, restoring the caller's context.
+        // An async call's context that was never handed out.
+        Context::discard(self.context.take());
     }
 }

@@ -16,7 +16,7 @@ pub use outcome::{ClassifyError, Outcome};
 pub use outcome::{Probe, ProbeAny, ProbeClassified, ProbeResult};
 pub use site::{
     HandlerKind, HandlerMeta, HandlerSite, HandlerSnapshot, OutcomeStats, BUCKETS,
-    BUCKET_BOUNDS_NANOS,
+    BUCKET_BOUNDS_NANOS, OWNED_SHARDS,
 };
 
 /// A handler registered by the macros (collected with `inventory`).

@@ -1,13 +1,15 @@
 //! The per-handler static state: what the handler is, and the counters every call records into.
 //!
 //! One `HandlerSite` is a `static` generated next to each annotated fn. Its counters are
-//! sharded: each thread writes to its own cache-line-aligned shard, so two threads calling the
-//! same handler never contend on one line. Readers (the `/metrics` exposition, SLO windows,
-//! the anomaly service) sum the shards. Memory per handler is fixed at compile time:
-//! `SHARDS × (6 outcomes × (BUCKETS + 1) + 1) × 8` bytes, about 11 KiB.
+//! sharded: a thread claims one of [`OWNED_SHARDS`] shards for itself the first time it
+//! records, and as the only writer of that shard it updates it with plain loads and stores (no
+//! locked read-modify-write, no cache line shared with another writer). Threads beyond that
+//! number share one more shard, updated with atomic adds. Readers (the `/metrics` exposition,
+//! SLO windows, the anomaly service) sum the shards. Memory per handler is fixed at compile
+//! time: `(OWNED_SHARDS + 1) × (6 outcomes × (BUCKETS + 1) + 1) × 8` bytes, about 13 KiB.
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 
 use serde::Serialize;
 
@@ -98,8 +100,9 @@ pub const BUCKET_BOUNDS_NANOS: [u64; 27] = [
 /// Number of histogram buckets including `+Inf`.
 pub const BUCKETS: usize = BUCKET_BOUNDS_NANOS.len() + 1;
 
-/// Number of counter shards per handler.
-pub(crate) const SHARDS: usize = 8;
+pub use crate::local::OWNED_SHARDS;
+use crate::local::SHARED_SHARD;
+const SHARDS: usize = OWNED_SHARDS + 1;
 
 const OUTCOMES: usize = Outcome::ALL.len();
 
@@ -151,24 +154,15 @@ pub struct HandlerSite {
     shards: [Shard; SHARDS],
 }
 
-thread_local! {
-    static SHARD_INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
-}
-
-static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
-
-/// This thread's shard: assigned round-robin the first time the thread records.
+/// Adds to a counter of `shard`. An owned shard has one writer, this thread, so a load and a
+/// store suffice and readers still see whole values; the shared shard needs an atomic add.
 #[inline(always)]
-pub(crate) fn shard_index() -> usize {
-    SHARD_INDEX.with(|cell| {
-        let index = cell.get();
-        if index != usize::MAX {
-            return index;
-        }
-        let index = NEXT_SHARD.fetch_add(1, Relaxed) % SHARDS;
-        cell.set(index);
-        index
-    })
+fn add(shard: usize, counter: &AtomicU64, value: u64) {
+    if shard == SHARED_SHARD {
+        counter.fetch_add(value, Relaxed);
+    } else {
+        counter.store(counter.load(Relaxed).wrapping_add(value), Relaxed);
+    }
 }
 
 impl HandlerSite {
@@ -185,16 +179,20 @@ impl HandlerSite {
         &self.meta
     }
 
+    /// Counts a call as started on `shard`, which must be the calling thread's
+    /// ([`crate::local::shard`]).
     #[inline(always)]
     pub(crate) fn record_start(&self, shard: usize) {
-        self.shards[shard].started.fetch_add(1, Relaxed);
+        add(shard, &self.shards[shard].started, 1);
     }
 
+    /// Counts a call as finished on `shard`, the calling thread's (an async call may finish on
+    /// another thread than it started on; in-flight is the sum over all shards).
     #[inline(always)]
     pub(crate) fn record_end(&self, shard: usize, outcome: Outcome, nanos: u64) {
         let cells = &self.shards[shard].outcomes[outcome.index()];
-        cells.buckets[bucket_index(nanos)].fetch_add(1, Relaxed);
-        cells.sum_nanos.fetch_add(nanos, Relaxed);
+        add(shard, &cells.buckets[bucket_index(nanos)], 1);
+        add(shard, &cells.sum_nanos, nanos);
     }
 
     /// Sums the shards into a consistent-enough view (each counter is read once; a call that
@@ -379,18 +377,60 @@ mod tests {
             line: 1,
             is_async: false,
         });
-        for shard in 0..SHARDS {
-            SITE.record_start(shard);
-        }
-        SITE.record_end(0, Outcome::Ok, 3_000);
-        SITE.record_end(5, Outcome::Ok, 7_000);
-        SITE.record_end(7, Outcome::Panic, 2_000_000_000);
+        // Calls started on some threads and finished on others still balance.
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| SITE.record_start(crate::local::shard()));
+            }
+        });
+        std::thread::scope(|s| {
+            s.spawn(|| SITE.record_end(crate::local::shard(), Outcome::Ok, 3_000));
+            s.spawn(|| SITE.record_end(crate::local::shard(), Outcome::Ok, 7_000));
+        });
+        SITE.record_end(crate::local::shard(), Outcome::Panic, 2_000_000_000);
         let snap = SITE.snapshot();
         assert_eq!(snap.count(Outcome::Ok), 2);
         assert_eq!(snap.count(Outcome::Panic), 1);
-        assert_eq!(snap.in_flight, (SHARDS - 3) as u64);
+        assert_eq!(snap.in_flight, 1);
         assert_eq!(snap.outcome(Outcome::Ok).sum_nanos, 10_000);
         assert_eq!(snap.outcome(Outcome::Ok).buckets[5], 1);
         assert_eq!(snap.outcome(Outcome::Ok).buckets[6], 1);
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+
+    #[test]
+    fn counts_stay_exact_with_more_threads_than_owned_shards() {
+        static SITE: HandlerSite = HandlerSite::new(HandlerMeta {
+            kind: HandlerKind::Query,
+            name: "many",
+            message: "Many",
+            aggregate: None,
+            projection: None,
+            saga: None,
+            module: "m",
+            file: "f",
+            line: 1,
+            is_async: false,
+        });
+        let barrier = std::sync::Barrier::new(3 * OWNED_SHARDS);
+        std::thread::scope(|s| {
+            for _ in 0..3 * OWNED_SHARDS {
+                s.spawn(|| {
+                    barrier.wait();
+                    for _ in 0..10_000 {
+                        let shard = crate::local::shard();
+                        SITE.record_start(shard);
+                        SITE.record_end(shard, Outcome::Ok, 1);
+                    }
+                });
+            }
+        });
+        let snap = SITE.snapshot();
+        assert_eq!(snap.count(Outcome::Ok), 3 * OWNED_SHARDS as u64 * 10_000);
+        assert_eq!(snap.in_flight, 0);
     }
 }

@@ -120,10 +120,14 @@ impl Extracted {
     /// The context of handling this message: its correlation id (or the current one, or a new
     /// one) and its own message and causation ids.
     pub fn into_context(self) -> Context {
-        let correlation_id = self.correlation_id.unwrap_or_else(|| {
-            crate::context::with_current(|c| c.map(|c| c.correlation_id.clone()))
-                .unwrap_or_else(Id::random)
-        });
+        crate::context::with_current(|current| self.into_context_under(current))
+    }
+
+    /// Like [`into_context`](Extracted::into_context), with the current context given.
+    pub(crate) fn into_context_under(self, current: Option<&Context>) -> Context {
+        let correlation_id = self
+            .correlation_id
+            .unwrap_or_else(|| current.map_or_else(Id::random, |c| c.correlation_id.clone()));
         Context {
             correlation_id,
             causation_id: self.causation_id,

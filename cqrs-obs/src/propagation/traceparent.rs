@@ -115,18 +115,15 @@ pub struct TraceId([u8; 16]);
 pub struct SpanId([u8; 8]);
 
 macro_rules! id_impls {
-    ($ty:ident, $n:literal, $zero:ident) => {
+    ($ty:ident, $int:ty, $n:literal, $zero:ident) => {
         impl $ty {
             /// The id with these bytes, or `None` if they are all zero (an invalid id).
             pub const fn new(bytes: [u8; $n]) -> Option<Self> {
-                let mut i = 0;
-                while i < $n {
-                    if bytes[i] != 0 {
-                        return Some(Self(bytes));
-                    }
-                    i += 1;
+                if <$int>::from_ne_bytes(bytes) == 0 {
+                    None
+                } else {
+                    Some(Self(bytes))
                 }
-                None
             }
 
             /// The id's bytes, most significant first.
@@ -172,8 +169,8 @@ macro_rules! id_impls {
     };
 }
 
-id_impls!(TraceId, 16, ZeroTraceId);
-id_impls!(SpanId, 8, ZeroSpanId);
+id_impls!(TraceId, u128, 16, ZeroTraceId);
+id_impls!(SpanId, u64, 8, ZeroSpanId);
 
 /// The `trace-flags` byte. Bits this implementation does not define are kept as received.
 ///
@@ -290,6 +287,7 @@ impl TraceParent {
     /// assert_eq!(TraceParent::parse("00-1-2-01"), Err(TraceParentError::Length { found: 9 }));
     /// # Ok::<(), TraceParentError>(())
     /// ```
+    #[inline]
     pub fn parse(header: &str) -> Result<Self, TraceParentError> {
         let bytes = header.as_bytes();
         let start = bytes
@@ -392,6 +390,7 @@ impl TraceParent {
     /// assert_eq!(&buf[..3], b"00-");
     /// # Ok::<(), cqrs_obs::propagation::traceparent::TraceParentError>(())
     /// ```
+    #[inline]
     pub fn write_to(&self, out: &mut [u8; HEADER_LEN]) {
         let (version, rest) = out.split_at_mut(3);
         version.copy_from_slice(b"00-");
@@ -520,7 +519,7 @@ fn decode_hex<const N: usize, const D: usize>(
 ) -> Result<[u8; N], TraceParentError> {
     let mut out = [0; N];
     let mut valid = true;
-    if N % 4 == 0 {
+    if N.is_multiple_of(4) {
         for (bytes, chunk) in out
             .as_chunks_mut::<4>()
             .0
@@ -562,7 +561,7 @@ fn decode_hex<const N: usize, const D: usize>(
 
 #[inline]
 fn encode_hex(bytes: &[u8], out: &mut [u8]) {
-    if bytes.len() % 4 == 0 {
+    if bytes.len().is_multiple_of(4) {
         for (chunk, hex) in bytes
             .as_chunks::<4>()
             .0
