@@ -139,6 +139,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/handlers", get(handlers))
+        .merge(slo_routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such admin route") })
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
@@ -225,6 +226,30 @@ async fn handlers() -> Json<Vec<HandlerInfo>> {
             .map(HandlerInfo::from)
             .collect(),
     )
+}
+
+fn slo_routes() -> Router<AppState> {
+    use axum::extract::Path;
+    Router::new()
+        .route("/slo", get(|| async { Json(crate::slo::reports()) }))
+        .route(
+            "/slo/rules",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/yaml")],
+                    crate::slo::prometheus_rules(),
+                )
+            }),
+        )
+        .route(
+            "/slo/{id}",
+            get(|Path(id): Path<String>| async move {
+                match crate::slo::reports().into_iter().find(|r| r.slo.id == id) {
+                    Some(report) => Json(report).into_response(),
+                    None => error(StatusCode::NOT_FOUND, "not_found", format!("no SLO `{id}`")),
+                }
+            }),
+        )
 }
 
 #[cfg(test)]

@@ -153,7 +153,6 @@ impl Context {
     }
 }
 
-
 /// The context of the message being handled on this thread (or in this task), if any.
 ///
 /// ```

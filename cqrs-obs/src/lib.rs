@@ -10,6 +10,7 @@ mod local;
 pub mod logs;
 pub mod metrics;
 pub mod propagation;
+pub mod slo;
 
 #[doc(hidden)]
 #[path = "private.rs"]

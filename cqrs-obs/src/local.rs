@@ -108,14 +108,20 @@ mod tests {
         let theirs = std::thread::spawn(shard).join().unwrap();
         if theirs != SHARED_SHARD {
             assert_ne!(mine, theirs, "two live threads never share an owned shard");
-            assert_eq!(OWNED.load(Relaxed) & (1 << theirs), 0, "the exited thread gave it back");
+            assert_eq!(
+                OWNED.load(Relaxed) & (1 << theirs),
+                0,
+                "the exited thread gave it back"
+            );
         }
     }
 
     #[test]
     fn ids_are_unique_per_thread_and_across_threads() {
         let a = LOCAL.with(|l| l.next_ids::<2>());
-        let b = std::thread::spawn(|| LOCAL.with(|l| l.next_ids::<2>())).join().unwrap();
+        let b = std::thread::spawn(|| LOCAL.with(|l| l.next_ids::<2>()))
+            .join()
+            .unwrap();
         assert_ne!(a[0], a[1]);
         assert_ne!(a[0].0, b[0].0, "threads draw their own prefixes");
     }

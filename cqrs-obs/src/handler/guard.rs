@@ -100,7 +100,7 @@ impl CallGuard {
         let installed = LOCAL.try_with(|local| {
             let mut slot = local.current.borrow_mut();
             let ctx = parent.derive(kind, local, slot.as_ref());
-            *guard.context = std::mem::replace(&mut *slot, Some(ctx));
+            *guard.context = slot.replace(ctx);
             guard.shard = local.shard();
             site.record_start(guard.shard);
         });

@@ -267,6 +267,7 @@ impl Ticker {
             .spawn(move || {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
                     crate::metrics::upkeep();
+                    crate::slo::tick();
                 }
                 crate::metrics::upkeep();
             })

@@ -87,6 +87,11 @@ fn write_header(out: &mut String, name: &str, kind: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
+/// The `le` label value of a bucket bound, as the exposition writes it (and rules must match).
+pub(crate) fn le_label(bound_nanos: u64) -> String {
+    seconds(bound_nanos).to_string()
+}
+
 /// Seconds from nanoseconds, printed without an exponent (`0.0000025`).
 fn seconds(nanos: u64) -> f64 {
     nanos as f64 / 1e9
@@ -97,7 +102,7 @@ fn write_histogram(out: &mut String, name: &str, labels: &[(&str, &str)], stats:
     for (i, count) in stats.buckets.iter().enumerate() {
         cumulative += count;
         let le = match BUCKET_BOUNDS_NANOS.get(i) {
-            Some(&bound) => seconds(bound).to_string(),
+            Some(&bound) => le_label(bound),
             None => "+Inf".to_owned(),
         };
         out.push_str(name);

@@ -1,0 +1,311 @@
+//! The SLO registry and engine: reads the SLIs from the handlers' existing recordings on each
+//! tick, feeds every SLO's windows, and answers reports.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::model::{Sli, Slo, SloError};
+use super::state::{AlertEvent, AlertReport, Budget, SloState, WindowReport};
+use super::window::Counts;
+use crate::handler::{HandlerSnapshot, Outcome};
+
+/// A source of time, injectable so that tests run simulated weeks in milliseconds.
+pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+}
+
+/// An SLO declared at compile time (collected with `inventory`).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct SloRegistration(pub fn() -> Slo);
+
+inventory::collect!(SloRegistration);
+
+#[derive(Debug)]
+struct Tracked {
+    state: SloState,
+    /// The SLI's cumulative (good, total) at the previous tick.
+    last: Option<Counts>,
+}
+
+/// Evaluates a set of SLOs.
+pub struct Engine {
+    clock: Box<dyn Clock>,
+    slos: Vec<Tracked>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("slos", &self.slos.len())
+            .finish()
+    }
+}
+
+/// Everything known about one SLO at one moment.
+#[derive(Debug, Clone, Serialize)]
+pub struct SloReport {
+    /// The definition.
+    pub slo: Slo,
+    /// When the report was made (ms since the epoch).
+    pub at_ms: u64,
+    /// Attainment over the period in percent (`None` without traffic).
+    pub attainment: Option<f64>,
+    /// Every window.
+    pub windows: Vec<WindowReport>,
+    /// The error budget.
+    pub budget: Budget,
+    /// The burn-rate alerts.
+    pub alerts: Vec<AlertReport>,
+    /// Past alert transitions, oldest first.
+    pub history: Vec<AlertEvent>,
+}
+
+impl Engine {
+    /// An engine with no SLOs.
+    pub fn new(clock: Box<dyn Clock>) -> Engine {
+        Engine {
+            clock,
+            slos: Vec::new(),
+        }
+    }
+
+    /// Adds an SLO after validating it.
+    pub fn add(&mut self, slo: Slo) -> Result<(), SloError> {
+        slo.validate()?;
+        if self.slos.iter().any(|t| t.state.slo().id == slo.id) {
+            return Err(SloError::Duplicate(slo.id));
+        }
+        self.slos.push(Tracked {
+            state: SloState::new(slo),
+            last: None,
+        });
+        Ok(())
+    }
+
+    /// Number of SLOs.
+    pub fn len(&self) -> usize {
+        self.slos.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.slos.is_empty()
+    }
+
+    /// Reads every SLI from `snapshots` (and the other sources), adds what changed since the
+    /// previous tick and evaluates the alerts.
+    pub fn tick(&mut self, snapshots: &[HandlerSnapshot]) {
+        let now = self.clock.now_ms();
+        for tracked in &mut self.slos {
+            let elapsed = tracked.state.last_ms().map_or(0, |t| now.saturating_sub(t));
+            let cumulative = read(&tracked.state.slo().sli, snapshots);
+            let delta = match (&tracked.state.slo().sli, cumulative, tracked.last) {
+                (Sli::Throughput { per_second, .. }, Some(c), Some(last)) => {
+                    let seconds = elapsed as f64 / 1000.0;
+                    let calls = c.total.saturating_sub(last.total) as f64;
+                    let slices = seconds.round() as u64;
+                    let good = calls >= per_second * seconds;
+                    Counts {
+                        good: if good { slices } else { 0 },
+                        total: slices,
+                    }
+                }
+                (
+                    Sli::Freshness {
+                        projection,
+                        max_lag,
+                    },
+                    _,
+                    _,
+                ) => {
+                    let slices = (elapsed as f64 / 1000.0).round() as u64;
+                    let fresh = projection_lag(projection).is_some_and(|lag| lag <= *max_lag);
+                    Counts {
+                        good: if fresh { slices } else { 0 },
+                        total: slices,
+                    }
+                }
+                (_, Some(c), Some(last)) => Counts {
+                    good: c.good.saturating_sub(last.good),
+                    total: c.total.saturating_sub(last.total),
+                },
+                _ => Counts::default(),
+            };
+            tracked.last = cumulative.or(tracked.last);
+            tracked.state.observe(now, delta);
+        }
+    }
+
+    /// Adds counts to one SLO directly (for SLIs fed by the application).
+    pub fn observe(&mut self, id: &str, delta: Counts) -> bool {
+        let now = self.clock.now_ms();
+        match self.slos.iter_mut().find(|t| t.state.slo().id == id) {
+            Some(t) => {
+                t.state.observe(now, delta);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Reports of every SLO.
+    pub fn reports(&mut self) -> Vec<SloReport> {
+        let now = self.clock.now_ms();
+        self.slos
+            .iter_mut()
+            .map(|t| report(&mut t.state, now))
+            .collect()
+    }
+
+    /// The report of one SLO.
+    pub fn report(&mut self, id: &str) -> Option<SloReport> {
+        let now = self.clock.now_ms();
+        self.slos
+            .iter_mut()
+            .find(|t| t.state.slo().id == id)
+            .map(|t| report(&mut t.state, now))
+    }
+
+    /// The SLO definitions.
+    pub fn slos(&self) -> impl Iterator<Item = &Slo> {
+        self.slos.iter().map(|t| t.state.slo())
+    }
+}
+
+fn report(state: &mut SloState, now: u64) -> SloReport {
+    let period = state.slo().period;
+    let counts = state.counts(period, now);
+    SloReport {
+        slo: state.slo().clone(),
+        at_ms: now,
+        attainment: counts.error_ratio().map(|r| 100.0 * (1.0 - r)),
+        windows: state.windows(now),
+        budget: state.budget(now),
+        alerts: state.alert_reports(),
+        history: state.history().copied().collect(),
+    }
+}
+
+/// Cumulative (good, total) of an SLI, `None` for SLIs that are sampled per tick instead.
+fn read(sli: &Sli, snapshots: &[HandlerSnapshot]) -> Option<Counts> {
+    let mut counts = Counts::default();
+    match sli {
+        Sli::Availability { handlers, good } => {
+            for snap in snapshots.iter().filter(|s| handlers.matches(s)) {
+                for outcome in Outcome::ALL {
+                    match good.classify(outcome) {
+                        Some(true) => counts.good += snap.count(outcome),
+                        Some(false) => {}
+                        None => continue,
+                    }
+                    counts.total += snap.count(outcome);
+                }
+            }
+        }
+        Sli::Latency {
+            handlers,
+            threshold,
+        } => {
+            let bucket = super::model::threshold_bucket(*threshold)?;
+            for snap in snapshots.iter().filter(|s| handlers.matches(s)) {
+                for outcome in Outcome::ALL
+                    .into_iter()
+                    .filter(|o| *o != Outcome::Cancelled)
+                {
+                    let stats = snap.outcome(outcome);
+                    counts.good += stats.buckets[..=bucket].iter().sum::<u64>();
+                    counts.total += stats.count();
+                }
+            }
+        }
+        Sli::Throughput { handlers, .. } => {
+            counts.total = snapshots
+                .iter()
+                .filter(|s| handlers.matches(s))
+                .map(|s| s.total())
+                .sum();
+        }
+        Sli::Freshness { .. } => return None,
+        Sli::Custom { read, .. } => {
+            let (good, total) = read();
+            counts = Counts { good, total };
+        }
+    }
+    Some(counts)
+}
+
+fn lags() -> &'static RwLock<HashMap<&'static str, Duration>> {
+    static LAGS: OnceLock<RwLock<HashMap<&'static str, Duration>>> = OnceLock::new();
+    LAGS.get_or_init(Default::default)
+}
+
+/// Reports how far `projection` is behind the event store (feeds freshness SLIs).
+pub fn report_projection_lag(projection: &'static str, lag: Duration) {
+    if let Ok(mut lags) = lags().write() {
+        lags.insert(projection, lag);
+    }
+    ::metrics::gauge!(crate::metrics::names::PROJECTION_LAG, crate::metrics::names::label::PROJECTION => projection)
+        .set(lag.as_secs_f64());
+}
+
+fn projection_lag(projection: &str) -> Option<Duration> {
+    lags().read().ok()?.get(projection).copied()
+}
+
+static ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
+
+/// The process-wide engine, holding every SLO declared with `#[slo]` or registered at run
+/// time. Invalid compile-time declarations are reported on stderr and skipped.
+pub(crate) fn global() -> MutexGuard<'static, Engine> {
+    let engine = ENGINE.get_or_init(|| {
+        let mut engine = Engine::new(Box::new(SystemClock));
+        for registration in inventory::iter::<SloRegistration> {
+            if let Err(e) = engine.add((registration.0)()) {
+                eprintln!("cqrs-obs: {e}; the SLO is skipped");
+            }
+        }
+        Mutex::new(engine)
+    });
+    engine
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Registers an SLO with the process-wide engine.
+///
+/// ```
+/// use cqrs_obs::slo::{self, CqrsSlos};
+/// slo::register(CqrsSlos::command_availability()).unwrap();
+/// assert!(slo::register(CqrsSlos::command_availability()).is_err(), "ids are unique");
+/// ```
+pub fn register(slo: Slo) -> Result<(), SloError> {
+    global().add(slo)
+}
+
+/// Reports of every registered SLO, as of now.
+pub fn reports() -> Vec<SloReport> {
+    global().reports()
+}
+
+/// Runs one evaluation of every registered SLO against the handlers' recordings.
+pub fn tick() {
+    let snapshots = crate::handler::snapshots();
+    global().tick(&snapshots);
+}

@@ -1,0 +1,381 @@
+//! One SLO's live state: its windows, alerts and budget, advanced by observed counts.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::model::{Severity, Slo};
+use super::window::{Counts, Window, WINDOWS, WINDOW_COUNT};
+
+/// Alert transitions kept per SLO.
+pub const HISTORY: usize = 128;
+
+/// Where an alert is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "since_ms")]
+pub enum AlertState {
+    /// The condition does not hold.
+    Inactive,
+    /// The condition holds, for less than the rule's `for`.
+    Pending(u64),
+    /// The alert fires.
+    Firing(u64),
+}
+
+/// A change of an alert's state.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AlertEvent {
+    /// When, in milliseconds since the Unix epoch (or the test clock's epoch).
+    pub at_ms: u64,
+    /// The alert's severity.
+    pub severity: Severity,
+    /// `pending`, `firing` or `resolved`.
+    pub transition: &'static str,
+    /// Burn rate over the long window at that moment.
+    pub burn_rate: f64,
+}
+
+/// Live state of one SLO.
+#[derive(Debug, Clone)]
+pub struct SloState {
+    pub(crate) slo: Slo,
+    windows: [Window; WINDOW_COUNT],
+    alerts: Vec<AlertState>,
+    history: VecDeque<AlertEvent>,
+    last_ms: Option<u64>,
+}
+
+/// A window's view in a report.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WindowReport {
+    /// Window length in seconds.
+    pub window_seconds: u64,
+    /// Good events.
+    pub good: u64,
+    /// All events.
+    pub total: u64,
+    /// `bad / total` (`None` without traffic).
+    pub error_ratio: Option<f64>,
+    /// Error ratio divided by the error budget ratio.
+    pub burn_rate: Option<f64>,
+}
+
+/// The error budget over the SLO period, traffic-weighted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Budget {
+    /// Share of the period's budget left (1 = untouched, below 0 = overspent).
+    pub remaining: f64,
+    /// Burn rate over the last hour (1 = spending exactly the budget).
+    pub burn_rate_1h: f64,
+    /// At the last hour's bad-event rate, seconds until the budget is gone (`None` if not
+    /// burning or already gone).
+    pub exhaustion_seconds: Option<f64>,
+}
+
+/// One alert rule's status in a report.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AlertReport {
+    /// Severity.
+    pub severity: Severity,
+    /// Long window, seconds.
+    pub long_seconds: u64,
+    /// Short window, seconds.
+    pub short_seconds: u64,
+    /// The burn-rate threshold.
+    pub factor: f64,
+    /// Lifecycle state.
+    #[serde(flatten)]
+    pub state: AlertState,
+}
+
+impl SloState {
+    /// Fresh state for a validated SLO.
+    pub fn new(slo: Slo) -> SloState {
+        let mut lengths = WINDOWS.to_vec();
+        lengths.push(slo.period);
+        let windows = std::array::from_fn(|i| Window::new(lengths[i]));
+        let alerts = vec![AlertState::Inactive; slo.burn_rates.len()];
+        SloState {
+            slo,
+            windows,
+            alerts,
+            history: VecDeque::new(),
+            last_ms: None,
+        }
+    }
+
+    pub(crate) fn last_ms(&self) -> Option<u64> {
+        self.last_ms
+    }
+
+    /// The SLO.
+    pub fn slo(&self) -> &Slo {
+        &self.slo
+    }
+
+    fn window_index(&self, length: Duration) -> usize {
+        self.windows
+            .iter()
+            .position(|w| w.length() == length)
+            .unwrap_or(WINDOW_COUNT - 1)
+    }
+
+    /// Counts inside the window of `length` (one of [`WINDOWS`] or the period).
+    pub fn counts(&mut self, length: Duration, now_ms: u64) -> Counts {
+        let i = self.window_index(length);
+        self.windows[i].counts(now_ms)
+    }
+
+    fn burn_rate(&mut self, length: Duration, now_ms: u64) -> Option<f64> {
+        let budget = self.slo.error_budget_ratio();
+        self.counts(length, now_ms)
+            .error_ratio()
+            .map(|r| r / budget)
+    }
+
+    /// Adds the counts observed since the last call and re-evaluates the alerts.
+    pub fn observe(&mut self, now_ms: u64, delta: Counts) {
+        for window in &mut self.windows {
+            window.add(now_ms, delta);
+        }
+        self.last_ms = Some(now_ms);
+        self.evaluate(now_ms);
+    }
+
+    fn evaluate(&mut self, now_ms: u64) {
+        for i in 0..self.alerts.len() {
+            let rule = self.slo.burn_rates[i];
+            let factor = rule.factor(self.slo.period);
+            let long = self.counts(rule.long, now_ms);
+            let long_burn = long
+                .error_ratio()
+                .map_or(0.0, |r| r / self.slo.error_budget_ratio());
+            let short_burn = self.burn_rate(rule.short, now_ms).unwrap_or(0.0);
+            let holds =
+                long.total >= self.slo.min_events && long_burn >= factor && short_burn >= factor;
+            let for_ms = rule.for_.as_millis() as u64;
+            let (next, transition) = match (self.alerts[i], holds) {
+                (AlertState::Inactive, true) if for_ms == 0 => {
+                    (AlertState::Firing(now_ms), Some("firing"))
+                }
+                (AlertState::Inactive, true) => (AlertState::Pending(now_ms), Some("pending")),
+                (AlertState::Pending(since), true) if now_ms.saturating_sub(since) >= for_ms => {
+                    (AlertState::Firing(now_ms), Some("firing"))
+                }
+                (AlertState::Pending(_) | AlertState::Firing(_), false) => {
+                    (AlertState::Inactive, Some("resolved"))
+                }
+                (state, _) => (state, None),
+            };
+            self.alerts[i] = next;
+            if let Some(transition) = transition {
+                if self.history.len() == HISTORY {
+                    self.history.pop_front();
+                }
+                self.history.push_back(AlertEvent {
+                    at_ms: now_ms,
+                    severity: rule.severity,
+                    transition,
+                    burn_rate: long_burn,
+                });
+            }
+        }
+    }
+
+    /// The alert states, in the order of the SLO's burn-rate table.
+    pub fn alerts(&self) -> &[AlertState] {
+        &self.alerts
+    }
+
+    /// Past transitions, oldest first (at most [`HISTORY`]).
+    pub fn history(&self) -> impl Iterator<Item = &AlertEvent> {
+        self.history.iter()
+    }
+
+    /// Severities whose alerts are firing.
+    pub fn firing(&self) -> impl Iterator<Item = Severity> + '_ {
+        self.alerts
+            .iter()
+            .zip(self.slo.burn_rates)
+            .filter(|(a, _)| matches!(a, AlertState::Firing(_)))
+            .map(|(_, r)| r.severity)
+    }
+
+    /// The error budget at `now_ms`.
+    pub fn budget(&mut self, now_ms: u64) -> Budget {
+        let ratio = self.slo.error_budget_ratio();
+        let period = self.counts(self.slo.period, now_ms);
+        let allowed = period.total as f64 * ratio;
+        let remaining = if period.total == 0 {
+            1.0
+        } else {
+            1.0 - period.bad() as f64 / allowed
+        };
+        let hour = self.counts(Duration::from_secs(3600), now_ms);
+        let burn_rate_1h = hour.error_ratio().map_or(0.0, |r| r / ratio);
+        let bad_per_second = hour.bad() as f64 / 3600.0;
+        let left = allowed - period.bad() as f64;
+        let exhaustion_seconds =
+            (bad_per_second > 0.0 && left > 0.0).then(|| left / bad_per_second);
+        Budget {
+            remaining,
+            burn_rate_1h,
+            exhaustion_seconds,
+        }
+    }
+
+    /// Every window's counts and burn rate at `now_ms`.
+    pub fn windows(&mut self, now_ms: u64) -> Vec<WindowReport> {
+        let ratio = self.slo.error_budget_ratio();
+        (0..WINDOW_COUNT)
+            .map(|i| {
+                let counts = self.windows[i].counts(now_ms);
+                let error_ratio = counts.error_ratio();
+                WindowReport {
+                    window_seconds: self.windows[i].length().as_secs(),
+                    good: counts.good,
+                    total: counts.total,
+                    error_ratio,
+                    burn_rate: error_ratio.map(|r| r / ratio),
+                }
+            })
+            .collect()
+    }
+
+    /// Each alert rule with its state.
+    pub fn alert_reports(&self) -> Vec<AlertReport> {
+        self.slo
+            .burn_rates
+            .iter()
+            .zip(&self.alerts)
+            .map(|(rule, state)| AlertReport {
+                severity: rule.severity,
+                long_seconds: rule.long.as_secs(),
+                short_seconds: rule.short.as_secs(),
+                factor: rule.factor(self.slo.period),
+                state: *state,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slo::model::{CqrsSlos, Severity};
+
+    const SECOND: u64 = 1000;
+    const HOUR: u64 = 3600 * SECOND;
+
+    /// Steady traffic of `rate` events per second; from `outage_at` on, `error_share` of them
+    /// fail. Returns the time from the start of the outage until `severity` first fires.
+    fn detection(error_share: f64, severity: Severity, horizon: u64) -> Option<f64> {
+        let mut state = SloState::new(CqrsSlos::command_availability());
+        let rate = 100u64;
+        let start = 80 * HOUR; // three days of good traffic fill every window but the period
+        let mut bad_acc = 0.0;
+        let mut t = 0;
+        while t < start + horizon {
+            let mut bad = 0;
+            if t >= start {
+                bad_acc += rate as f64 * error_share;
+                bad = bad_acc as u64;
+                bad_acc -= bad as f64;
+            }
+            state.observe(
+                t,
+                Counts {
+                    good: rate - bad,
+                    total: rate,
+                },
+            );
+            if state.firing().any(|s| s == severity) {
+                return Some((t - start) as f64 / 1000.0);
+            }
+            t += SECOND;
+        }
+        None
+    }
+
+    #[test]
+    fn full_outage_pages_after_about_52_seconds() {
+        let seconds = detection(1.0, Severity::Critical, 120 * SECOND).unwrap();
+        assert!((50.0..=54.0).contains(&seconds), "{seconds}");
+    }
+
+    #[test]
+    fn ten_percent_errors_page_after_about_8_6_minutes() {
+        let seconds = detection(0.10, Severity::Critical, 20 * 60 * SECOND).unwrap();
+        assert!((500.0..=530.0).contains(&seconds), "{seconds}");
+    }
+
+    #[test]
+    fn one_percent_errors_never_page_fast_but_page_at_6x_after_about_3_6_hours() {
+        assert_eq!(detection(0.01, Severity::Critical, 6 * HOUR), None);
+        let seconds = detection(0.01, Severity::High, 5 * HOUR).unwrap();
+        assert!(
+            (3.5 * 3600.0..=3.7 * 3600.0).contains(&seconds),
+            "{seconds}"
+        );
+    }
+
+    #[test]
+    fn errors_within_budget_fire_nothing() {
+        for severity in [
+            Severity::Critical,
+            Severity::High,
+            Severity::Medium,
+            Severity::Low,
+        ] {
+            assert_eq!(detection(0.0005, severity, 4 * HOUR), None, "{severity:?}");
+        }
+    }
+
+    #[test]
+    fn budget_and_alert_lifecycle() {
+        let mut state = SloState::new(CqrsSlos::command_availability());
+        for s in 0..3600 {
+            state.observe(
+                s * SECOND,
+                Counts {
+                    good: 100,
+                    total: 100,
+                },
+            );
+        }
+        let budget = state.budget(3600 * SECOND);
+        assert_eq!(budget.remaining, 1.0);
+        assert_eq!(budget.exhaustion_seconds, None);
+        // Two minutes of total failure: the page fires, then resolves once traffic is good.
+        for s in 3600..3720 {
+            state.observe(
+                s * SECOND,
+                Counts {
+                    good: 0,
+                    total: 100,
+                },
+            );
+        }
+        assert!(state.firing().any(|s| s == Severity::Critical));
+        let budget = state.budget(3720 * SECOND);
+        // 12,000 bad of 372,000 events against a 0.1 % budget: overspent.
+        assert!(budget.remaining < 0.0, "{budget:?}");
+        for s in 3720..4400 {
+            state.observe(
+                s * SECOND,
+                Counts {
+                    good: 100,
+                    total: 100,
+                },
+            );
+        }
+        assert!(!state.firing().any(|s| s == Severity::Critical));
+        let transitions: Vec<_> = state
+            .history()
+            .filter(|e| e.severity == Severity::Critical)
+            .map(|e| e.transition)
+            .collect();
+        assert_eq!(transitions, ["firing", "resolved"]);
+    }
+}
