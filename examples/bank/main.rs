@@ -42,6 +42,7 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let guard = cqrs_obs::init();
+    cqrs_obs_examples::objectives::register_objectives();
     let defaults = WorkloadConfig::default();
     let config = WorkloadConfig {
         commands: args.commands,
@@ -53,7 +54,9 @@ fn main() -> ExitCode {
     let report = run_workload(config);
     print_summary(&report, &cqrs_obs::handler::snapshots());
     match guard.admin_addr() {
-        Some(addr) => println!("\nadmin endpoint: http://{addr}/metrics  http://{addr}/handlers"),
+        Some(addr) => println!(
+            "\nadmin endpoint: http://{addr}/metrics  http://{addr}/handlers  http://{addr}/slo"
+        ),
         None => println!("\nadmin endpoint: not running (see the messages above)"),
     }
     if args.exit {

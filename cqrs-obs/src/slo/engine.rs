@@ -142,10 +142,15 @@ impl Engine {
                         total: slices,
                     }
                 }
-                (_, Some(c), Some(last)) => Counts {
-                    good: c.good.saturating_sub(last.good),
-                    total: c.total.saturating_sub(last.total),
-                },
+                // Handler counters start at zero with the process, so the first tick counts
+                // every call made before it.
+                (_, Some(c), last) => {
+                    let last = last.unwrap_or_default();
+                    Counts {
+                        good: c.good.saturating_sub(last.good),
+                        total: c.total.saturating_sub(last.total),
+                    }
+                }
                 _ => Counts::default(),
             };
             tracked.last = cumulative.or(tracked.last);
