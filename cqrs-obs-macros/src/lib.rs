@@ -87,6 +87,7 @@ mod expand;
 mod item;
 mod model;
 mod shape;
+mod slo;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -217,6 +218,43 @@ pub fn event_handler(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn query_handler(args: TokenStream, item: TokenStream) -> TokenStream {
     run(Kind::Query, args.into(), item.into()).into()
+}
+
+/// Declares service level objectives of the handler it is stacked on (above or below the
+/// handler attribute). Each objective is registered through `inventory`, so the SLO engine,
+/// `/slo` and the generated Prometheus rules know it at start-up.
+///
+/// ```text
+/// #[slo( Arg,* ,? )]
+/// Arg := availability = NUMBER                       target in percent, in (0, 100)
+///      | latency( pNN = "DURATION" )                 NN % of calls within DURATION (p99_9 = 99.9 %)
+///      | latency( threshold = "DURATION", target = NUMBER )
+///      | period = "DURATION"                          rolling period, at least 3d (default 30d)
+///      | id = STRING | name = STRING | description = STRING | owner = STRING
+///      | priority = INTEGER | handler = STRING         (the handler's name, if it is not the attribute's)
+///      | rejected = "good" | "bad" | conflict = "good" | "bad" | cancelled = "ignore" | "bad"
+/// ```
+///
+/// A latency threshold is one of the handler histogram's bounds (100ns … 60s on a 1–2.5–5
+/// ladder), so it is counted exactly. Ids default to `<handler>-availability` and
+/// `<handler>-latency`.
+///
+/// ```ignore
+/// #[command_handler(aggregate = "Account")]
+/// #[slo(availability = 99.9, latency(p95 = "100ms"), period = "30d", owner = "payments")]
+/// async fn deposit(cmd: Deposit) -> Result<Vec<AccountEvent>, AccountError> { .. }
+/// ```
+#[proc_macro_attribute]
+pub fn slo(args: TokenStream, item: TokenStream) -> TokenStream {
+    slo::run(args.into(), item.into()).into()
+}
+
+/// Left by a handler attribute on a function that also carries `#[slo]`, so that `#[slo]`
+/// knows the handler whichever order the two are written in. Expands to the item unchanged.
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn handler_marker(_args: TokenStream, item: TokenStream) -> TokenStream {
+    item
 }
 
 #[cfg(test)]

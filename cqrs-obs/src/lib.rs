@@ -16,7 +16,7 @@ pub mod slo;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use cqrs_obs_macros::{command_handler, event_handler, query_handler};
+pub use cqrs_obs_macros::{command_handler, event_handler, query_handler, slo};
 pub use handler::{ClassifyError, Outcome};
 pub use init::{
     builder, init, try_init, AdminAddr, Builder, ConfigError, Console, InitError, ObsGuard,

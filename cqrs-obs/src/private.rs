@@ -19,3 +19,8 @@ pub fn parent_from_metadata<C: crate::propagation::Carrier + ?Sized>(metadata: &
         Parent::Current
     }
 }
+
+/// The SLO types `#[slo]` builds.
+pub use crate::slo;
+pub use crate::slo::SloRegistration;
+pub use cqrs_obs_macros::handler_marker;

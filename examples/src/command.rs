@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use cqrs_obs::command_handler;
+use cqrs_obs::{command_handler, slo};
 
 use crate::account::{
     AccountEnvelope, AccountError, AccountEvent, AccountStore, Deposit, OpenAccount, Transfer,
@@ -36,7 +36,15 @@ pub fn open_account(cmd: OpenAccount, store: &AccountStore) -> Appended {
 ///
 /// Carries a deliberate bug, the "poison command": amounts have no upper bound, and a
 /// deposit that would overflow the balance panics instead of being rejected.
+/// Its latency objective is deliberately too tight (99.99 % within 1 µs), so that it burns its
+/// error budget and fires a burn-rate alert during the workload.
 #[command_handler(aggregate = "Account")]
+#[slo(
+    latency(p99_99 = "1us"),
+    id = "deposit-latency",
+    name = "Deposit latency (too tight on purpose)",
+    owner = "payments"
+)]
 pub async fn deposit(cmd: Deposit, store: &AccountStore) -> Appended {
     let (account, version) = store.load(cmd.account)?;
     if !account.open {

@@ -60,7 +60,8 @@ pub(crate) fn handler(spec: &Spec) -> TokenStream {
     brace.surround(&mut block, |tokens| {
         quote!(#(#inner_attrs)* #site #parent #body).to_tokens(tokens);
     });
-    quote!(#(#attrs)* #vis #sig #block)
+    let marker = marker(spec);
+    quote!(#(#attrs)* #marker #vis #sig #block)
 }
 
 /// `let __cqrs_obs_site: &'static HandlerSite = ..;`: the `static` call site and its
@@ -204,4 +205,21 @@ fn contains_impl(tokens: TokenStream) -> bool {
         TokenTree::Group(group) => contains_impl(group.stream()),
         _ => false,
     })
+}
+
+/// For a function that also carries `#[slo]` (below this attribute), a marker naming the
+/// handler, placed after the other attributes so that `#[slo]` sees it.
+fn marker(spec: &Spec) -> TokenStream {
+    let has_slo = spec.attrs.iter().any(|attr| {
+        attr.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "slo")
+    });
+    if !has_slo {
+        return TokenStream::new();
+    }
+    let name = &spec.name;
+    let kind = spec.kind.attribute();
+    quote!(#[::cqrs_obs::__private::handler_marker(kind = #kind, name = #name)])
 }

@@ -1,0 +1,78 @@
+//! `#[slo]` above or below a handler attribute, on free fns and methods, with custom handler
+//! names: every objective is registered with the SLO engine against the right handler.
+
+#![deny(warnings)]
+
+use std::time::Duration;
+
+use cqrs_obs::slo::{Handlers, Sli};
+use cqrs_obs::{command_handler, event_handler, query_handler, slo};
+
+pub struct Deposit;
+pub struct Balance;
+pub struct Deposited;
+
+/// Docs survive.
+#[command_handler(aggregate = "Account")]
+#[slo(availability = 99.9, latency(p95 = "100ms"), period = "30d", owner = "payments")]
+fn deposit(_cmd: Deposit) -> Result<(), String> {
+    Ok(())
+}
+
+#[slo(latency(p99_9 = "250ms"), id = "balance-fast", description = "answers fast")]
+#[query_handler(name = "balance_query")]
+fn balance(_q: Balance) -> u64 {
+    1
+}
+
+pub struct Projector;
+
+impl Projector {
+    #[event_handler(projection = "balances", name = "custom")]
+    #[slo(availability = 99.5, rejected = "bad", cancelled = "bad", period = "7d", priority = 1)]
+    async fn on_deposited(&self, _e: &Deposited) {}
+}
+
+fn main() {
+    assert_eq!(deposit(Deposit), Ok(()));
+    assert_eq!(balance(Balance), 1);
+    let _ = Projector.on_deposited(&Deposited);
+
+    let reports = cqrs_obs::slo::reports();
+    let slo = |id: &str| {
+        reports
+            .iter()
+            .map(|r| &r.slo)
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no SLO {id}"))
+    };
+
+    let availability = slo("deposit-availability");
+    assert_eq!(availability.target, 99.9);
+    assert_eq!(availability.owner, "payments");
+    assert!(matches!(
+        &availability.sli,
+        Sli::Availability { handlers: Handlers::Named("deposit"), good } if good.rejected && !good.count_cancelled
+    ));
+
+    let latency = slo("deposit-latency");
+    assert_eq!(latency.target, 95.0);
+    assert!(matches!(
+        &latency.sli,
+        Sli::Latency { handlers: Handlers::Named("deposit"), threshold } if *threshold == Duration::from_millis(100)
+    ));
+
+    let fast = slo("balance-fast");
+    assert_eq!(fast.target, 99.9);
+    assert_eq!(fast.description, "answers fast");
+    assert!(matches!(&fast.sli, Sli::Latency { handlers: Handlers::Named("balance_query"), .. }));
+
+    let custom = slo("custom-availability");
+    assert_eq!(custom.period, Duration::from_secs(7 * 86_400));
+    assert_eq!(custom.priority, 1);
+    assert!(matches!(
+        &custom.sli,
+        Sli::Availability { handlers: Handlers::Named("custom"), good } if !good.rejected && good.count_cancelled
+    ));
+    assert_eq!(reports.len(), 4);
+}
