@@ -233,6 +233,18 @@ fn slo_routes() -> Router<AppState> {
     Router::new()
         .route("/slo", get(|| async { Json(crate::slo::reports()) }))
         .route(
+            "/slo/deploy-gate",
+            get(|| async {
+                let decision = crate::slo::deploy_decision();
+                let status = if decision.allowed {
+                    StatusCode::OK
+                } else {
+                    StatusCode::LOCKED
+                };
+                (status, Json(decision))
+            }),
+        )
+        .route(
             "/slo/rules",
             get(|| async {
                 (

@@ -77,6 +77,19 @@ fn slo_endpoint_shows_budgets_and_the_burning_objective() {
     assert_eq!(missing.status, 404);
     assert_eq!(missing.json().unwrap()["error"]["code"], "not_found");
 
+    // The default policy blocks deployments while a high or critical alert fires.
+    let gate = get(addr, "/slo/deploy-gate").unwrap();
+    assert_eq!(gate.status, 423, "{}", gate.body);
+    let decision = gate.json().unwrap();
+    assert_eq!(decision["allowed"], false);
+    assert!(
+        decision["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("deposit-latency"),
+        "{decision}"
+    );
+
     let rules = get(addr, "/slo/rules").unwrap();
     assert_eq!(rules.status, 200);
     assert!(

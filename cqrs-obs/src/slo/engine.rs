@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::model::{Sli, Slo, SloError};
-use super::state::{AlertEvent, AlertReport, Budget, SloState, WindowReport};
+use super::policy::{self, DeployDecision};
+use super::state::{AlertEvent, AlertReport, AlertState, Budget, SloState, WindowReport};
 use super::window::Counts;
 use crate::handler::{HandlerSnapshot, Outcome};
 
@@ -154,7 +155,11 @@ impl Engine {
                 _ => Counts::default(),
             };
             tracked.last = cumulative.or(tracked.last);
-            tracked.state.observe(now, delta);
+            let events = tracked.state.observe(now, delta);
+            let slo = tracked.state.slo();
+            policy::dispatch(slo, &events);
+            let firing: Vec<_> = tracked.state.firing().collect();
+            policy::update_gate(slo, &firing);
         }
     }
 
@@ -163,7 +168,10 @@ impl Engine {
         let now = self.clock.now_ms();
         match self.slos.iter_mut().find(|t| t.state.slo().id == id) {
             Some(t) => {
-                t.state.observe(now, delta);
+                let events = t.state.observe(now, delta);
+                policy::dispatch(t.state.slo(), &events);
+                let firing: Vec<_> = t.state.firing().collect();
+                policy::update_gate(t.state.slo(), &firing);
                 true
             }
             None => false,
@@ -188,9 +196,142 @@ impl Engine {
             .map(|t| report(&mut t.state, now))
     }
 
+    /// Whether a deployment may go ahead: no alert that blocks deployments is firing.
+    pub fn deploy_decision(&self) -> DeployDecision {
+        let mut reasons = Vec::new();
+        for tracked in &self.slos {
+            for (state, rule) in tracked
+                .state
+                .alerts()
+                .iter()
+                .zip(tracked.state.slo().burn_rates)
+            {
+                if let super::state::AlertState::Firing(since) = state {
+                    if policy::blocks_deployments(rule.severity) {
+                        reasons.push(format!(
+                            "SLO `{}`: {} burn-rate alert ({}x over {} and {}) firing since {since} ms",
+                            tracked.state.slo().id,
+                            rule.severity.as_str(),
+                            rule.factor(tracked.state.slo().period),
+                            super::rules::promql_duration(rule.long),
+                            super::rules::promql_duration(rule.short),
+                        ));
+                    }
+                }
+            }
+        }
+        DeployDecision {
+            allowed: reasons.is_empty(),
+            reasons,
+        }
+    }
+
     /// The SLO definitions.
     pub fn slos(&self) -> impl Iterator<Item = &Slo> {
         self.slos.iter().map(|t| t.state.slo())
+    }
+}
+
+/// A period of breach: from an alert firing to its resolution (`end_ms` is `None` while it
+/// still fires).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Breach {
+    /// Severity of the alert.
+    pub severity: super::model::Severity,
+    /// When it started firing.
+    pub start_ms: u64,
+    /// When it resolved.
+    pub end_ms: Option<u64>,
+}
+
+impl SloReport {
+    /// Breaches found in the alert history, oldest first.
+    pub fn breaches(&self) -> Vec<Breach> {
+        let mut breaches: Vec<Breach> = Vec::new();
+        for event in &self.history {
+            match event.transition {
+                "firing" => breaches.push(Breach {
+                    severity: event.severity,
+                    start_ms: event.at_ms,
+                    end_ms: None,
+                }),
+                "resolved" => {
+                    if let Some(open) = breaches
+                        .iter_mut()
+                        .rev()
+                        .find(|b| b.severity == event.severity && b.end_ms.is_none())
+                    {
+                        open.end_ms = Some(event.at_ms);
+                    }
+                }
+                _ => {}
+            }
+        }
+        breaches
+    }
+
+    /// A readable summary: target, attainment, budget, firing alerts and breaches.
+    ///
+    /// ```
+    /// use cqrs_obs::slo::{CqrsSlos, Engine, SystemClock};
+    /// let mut engine = Engine::new(Box::new(SystemClock));
+    /// engine.add(CqrsSlos::command_availability()).unwrap();
+    /// let text = engine.reports()[0].summary();
+    /// assert!(text.starts_with("command-availability"));
+    /// assert!(text.contains("target 99.9% over 30d"));
+    /// ```
+    pub fn summary(&self) -> String {
+        use std::fmt::Write as _;
+        let slo = &self.slo;
+        let mut out = format!("{} — {}\n", slo.id, slo.name);
+        let attainment = self
+            .attainment
+            .map_or("no traffic".to_owned(), |a| format!("{a:.3}%"));
+        let _ = writeln!(
+            out,
+            "  target {}% over {}, attainment {attainment}, budget remaining {:.1}%, burn rate (1h) {:.2}x",
+            slo.target,
+            super::rules::promql_duration(slo.period),
+            self.budget.remaining * 100.0,
+            self.budget.burn_rate_1h,
+        );
+        if let Some(seconds) = self.budget.exhaustion_seconds {
+            let _ = writeln!(
+                out,
+                "  budget exhausted in {:.1} h at this rate",
+                seconds / 3600.0
+            );
+        }
+        for alert in self
+            .alerts
+            .iter()
+            .filter(|a| !matches!(a.state, AlertState::Inactive))
+        {
+            let _ = writeln!(
+                out,
+                "  {} alert {} ({:.1}x over {}s and {}s)",
+                alert.severity.as_str(),
+                match alert.state {
+                    AlertState::Firing(_) => "FIRING",
+                    _ => "pending",
+                },
+                alert.factor,
+                alert.long_seconds,
+                alert.short_seconds,
+            );
+        }
+        for breach in self.breaches() {
+            let end = breach
+                .end_ms
+                .map_or("ongoing".to_owned(), |e| format!("{e}"));
+            let _ = writeln!(
+                out,
+                "  breach: {} from {} to {end}",
+                breach.severity.as_str(),
+                breach.start_ms
+            );
+        }
+        out
     }
 }
 
@@ -307,6 +448,11 @@ pub fn register(slo: Slo) -> Result<(), SloError> {
 /// Reports of every registered SLO, as of now.
 pub fn reports() -> Vec<SloReport> {
     global().reports()
+}
+
+/// Whether deployments may go ahead now (`GET /slo/deploy-gate`).
+pub fn deploy_decision() -> DeployDecision {
+    global().deploy_decision()
 }
 
 /// Runs one evaluation of every registered SLO against the handlers' recordings.

@@ -24,6 +24,7 @@
 
 mod engine;
 mod model;
+mod policy;
 mod rules;
 mod state;
 mod window;
@@ -31,11 +32,16 @@ mod window;
 #[doc(hidden)]
 pub use engine::SloRegistration;
 pub use engine::{
-    register, report_projection_lag, reports, tick, Clock, Engine, SloReport, SystemClock,
+    deploy_decision, register, report_projection_lag, reports, tick, Breach, Clock, Engine,
+    SloReport, SystemClock,
 };
 pub use model::{
     parse_duration, BurnRateRule, CqrsSlos, GoodOutcomes, Handlers, Severity, Sli, Slo, SloError,
     DEFAULT_BURN_RATES,
+};
+pub use policy::{
+    gate, set_policies, Action, Callback, DeployDecision, Gate, Policy, WebhookBody, WebhookUrl,
+    WebhookUrlError,
 };
 pub use rules::promql_duration;
 pub use state::{AlertEvent, AlertReport, AlertState, Budget, SloState, WindowReport, HISTORY};

@@ -134,16 +134,18 @@ impl SloState {
             .map(|r| r / budget)
     }
 
-    /// Adds the counts observed since the last call and re-evaluates the alerts.
-    pub fn observe(&mut self, now_ms: u64, delta: Counts) {
+    /// Adds the counts observed since the last call, re-evaluates the alerts, and returns the
+    /// alert transitions this caused.
+    pub fn observe(&mut self, now_ms: u64, delta: Counts) -> Vec<AlertEvent> {
         for window in &mut self.windows {
             window.add(now_ms, delta);
         }
         self.last_ms = Some(now_ms);
-        self.evaluate(now_ms);
+        self.evaluate(now_ms)
     }
 
-    fn evaluate(&mut self, now_ms: u64) {
+    fn evaluate(&mut self, now_ms: u64) -> Vec<AlertEvent> {
+        let mut events = Vec::new();
         for i in 0..self.alerts.len() {
             let rule = self.slo.burn_rates[i];
             let factor = rule.factor(self.slo.period);
@@ -173,14 +175,17 @@ impl SloState {
                 if self.history.len() == HISTORY {
                     self.history.pop_front();
                 }
-                self.history.push_back(AlertEvent {
+                let event = AlertEvent {
                     at_ms: now_ms,
                     severity: rule.severity,
                     transition,
                     burn_rate: long_burn,
-                });
+                };
+                self.history.push_back(event);
+                events.push(event);
             }
         }
+        events
     }
 
     /// The alert states, in the order of the SLO's burn-rate table.
