@@ -18,6 +18,7 @@ mod kw {
     syn::custom_keyword!(projection);
     syn::custom_keyword!(saga);
     syn::custom_keyword!(metadata);
+    syn::custom_keyword!(parent);
     syn::custom_keyword!(query);
 }
 
@@ -43,6 +44,7 @@ pub(crate) struct EventArgs {
     pub(crate) projection: Option<Entry<LitStr>>,
     pub(crate) saga: Option<Entry<LitStr>>,
     pub(crate) metadata: Option<Entry<Expr>>,
+    pub(crate) parent: Option<Entry<LitStr>>,
 }
 
 /// `#[query_handler(..)]`
@@ -105,6 +107,8 @@ impl Parse for EventArgs {
                 set_once(&mut args.saga, string_entry(input, errors)?, errors);
             } else if lookahead.peek(kw::metadata) {
                 set_once(&mut args.metadata, expr_entry(input)?, errors);
+            } else if lookahead.peek(kw::parent) {
+                set_once(&mut args.parent, string_entry(input, errors)?, errors);
             } else {
                 unknown_key(input, lookahead, Kind::Event, errors)?;
             }
@@ -150,7 +154,7 @@ impl Errors {
 }
 
 /// `entry (, entry)* ,?`; `entry` parses one `key = value` and pushes recoverable errors.
-fn parse_entries(
+pub(crate) fn parse_entries(
     input: ParseStream<'_>,
     mut entry: impl FnMut(ParseStream<'_>, &mut Errors) -> syn::Result<()>,
 ) -> syn::Result<()> {
@@ -172,7 +176,7 @@ fn parse_entries(
 }
 
 /// The one place that stores an argument: a key given twice is an error at the second one.
-fn set_once<T>(slot: &mut Option<Entry<T>>, entry: Entry<T>, errors: &mut Errors) {
+pub(crate) fn set_once<T>(slot: &mut Option<Entry<T>>, entry: Entry<T>, errors: &mut Errors) {
     if slot.is_some() {
         let message = format!("duplicate key `{}`; each key can be set once", entry.key);
         errors.push(syn::Error::new(entry.key.span(), message));
@@ -182,7 +186,10 @@ fn set_once<T>(slot: &mut Option<Entry<T>>, entry: Entry<T>, errors: &mut Errors
 }
 
 /// `key = "string"`; a value that is not a string literal is a recoverable error.
-fn string_entry(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Entry<LitStr>> {
+pub(crate) fn string_entry(
+    input: ParseStream<'_>,
+    errors: &mut Errors,
+) -> syn::Result<Entry<LitStr>> {
     let key = key(input)?;
     let value: Expr = input.parse()?;
     let value = match value {
@@ -200,7 +207,7 @@ fn string_entry(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<Entr
 }
 
 /// `key = expression`
-fn expr_entry(input: ParseStream<'_>) -> syn::Result<Entry<Expr>> {
+pub(crate) fn expr_entry(input: ParseStream<'_>) -> syn::Result<Entry<Expr>> {
     let key = key(input)?;
     let value: Expr = input.parse()?;
     Ok(Entry { key, value })

@@ -1,5 +1,5 @@
 //! Attribute macros of [cqrs-obs](https://docs.rs/cqrs-obs): `#[command_handler]`,
-//! `#[event_handler]` and `#[query_handler]`.
+//! `#[event_handler]` and `#[query_handler]`, and `#[health_check]` (see [`health_check`]).
 //!
 //! Do not depend on this crate directly: `cqrs-obs` re-exports the macros, and the code they
 //! generate names `::cqrs_obs::__private` only.
@@ -51,6 +51,7 @@
 //! Arg  := name = STRING | event = STRING
 //!       | projection = STRING | saga = STRING      (at most one of the two)
 //!       | metadata = EXPR                          (borrowed: `&(EXPR)` must be a `&impl Carrier`)
+//!       | parent = "link" | "child"               (needs `metadata`)
 //!
 //! #[query_handler]                      #[query_handler( Arg,* ,? )]
 //! Arg  := name = STRING | query = STRING
@@ -84,6 +85,7 @@
 
 mod args;
 mod expand;
+mod health;
 mod item;
 mod model;
 mod shape;
@@ -179,6 +181,9 @@ pub fn command_handler(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   example `HashMap<String, String>`). The call's correlation and causation ids and trace
 ///   context are read from it. Without it, the context current on the calling thread or task
 ///   is used.
+/// * `parent`: `"link"` (a new trace with a link to the producer's span, the default unless
+///   `CQRS_OBS_EVENT_PARENT` says otherwise) or `"child"` (continue the producer's trace when
+///   the event is younger than the configured age, 10 s by default). Needs `metadata`.
 ///
 /// ```ignore
 /// use cqrs_obs::event_handler;
@@ -218,6 +223,39 @@ pub fn event_handler(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn query_handler(args: TokenStream, item: TokenStream) -> TokenStream {
     run(Kind::Query, args.into(), item.into()).into()
+}
+
+/// Registers a health check: a sync or async function without arguments returning
+/// `HealthStatus`, `Status`, `bool` or `Result<T, E: Display>`. The function is unchanged; a
+/// registration next to it puts it on `/health` and in its groups.
+///
+/// ```text
+/// #[health_check]
+/// #[health_check(name = "STRING", group = "GROUP" | ["GROUP", ..], timeout = "DURATION",
+///                interval = "DURATION", critical = true | false)]
+/// ```
+///
+/// * `name`: the component name; defaults to the function's name.
+/// * `group`: `liveness`, `readiness` or any lowercase name, or a list of them.
+/// * `timeout`: bounds one run (default `2s`); a run that takes longer is DOWN.
+/// * `interval`: refresh in the background and answer from the cache; without it the check
+///   runs when an endpoint asks. Not shorter than `timeout`.
+/// * `critical`: counts in the aggregate (default `true`); `false` is informational.
+///
+/// Durations are a whole number and a unit: `500ms`, `2s`, `1m`, `1h`. Put it on free
+/// functions (a `const _` item goes next to the function, which an `impl` block cannot hold).
+///
+/// ```ignore
+/// use cqrs_obs::{health_check, HealthStatus};
+///
+/// #[health_check(name = "event-store", group = "readiness", timeout = "2s")]
+/// async fn event_store_reachable() -> HealthStatus {
+///     HealthStatus::up()
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn health_check(args: TokenStream, item: TokenStream) -> TokenStream {
+    health::run(args.into(), item.into()).into()
 }
 
 /// Declares service level objectives of the handler it is stacked on (above or below the

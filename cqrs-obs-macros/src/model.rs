@@ -34,7 +34,7 @@ impl Kind {
     pub(crate) fn keys(self) -> &'static [&'static str] {
         match self {
             Kind::Command => &["name", "command", "aggregate"],
-            Kind::Event => &["name", "event", "projection", "saga", "metadata"],
+            Kind::Event => &["name", "event", "projection", "saga", "metadata", "parent"],
             Kind::Query => &["name", "query"],
         }
     }
@@ -60,6 +60,8 @@ pub(crate) struct Spec {
     pub(crate) projection: Option<LitStr>,
     pub(crate) saga: Option<LitStr>,
     pub(crate) metadata: Option<Expr>,
+    /// `parent = "link" | "child"` (validated).
+    pub(crate) parent: Option<LitStr>,
     pub(crate) shape: Shape,
     pub(crate) attrs: Vec<Attribute>,
     pub(crate) vis: Visibility,
@@ -76,12 +78,13 @@ impl Spec {
         let value = |entry: Option<Entry<LitStr>>| {
             entry.map(|entry| LitStr::new(&entry.value.value(), entry.value.span()))
         };
-        let (kind, name, message, aggregate, projection, saga, metadata) = match args {
+        let (kind, name, message, aggregate, projection, saga, metadata, parent) = match args {
             Args::Command(a) => (
                 Kind::Command,
                 a.name,
                 a.command,
                 value(a.aggregate),
+                None,
                 None,
                 None,
                 None,
@@ -94,8 +97,9 @@ impl Spec {
                 value(a.projection),
                 value(a.saga),
                 a.metadata.map(|entry| entry.value),
+                value(a.parent),
             ),
-            Args::Query(a) => (Kind::Query, a.name, a.query, None, None, None, None),
+            Args::Query(a) => (Kind::Query, a.name, a.query, None, None, None, None, None),
         };
         let fn_name = func.sig.ident.unraw().to_string();
         let span = Span::call_site();
@@ -125,6 +129,7 @@ impl Spec {
             projection,
             saga,
             metadata,
+            parent,
             shape,
             attrs,
             vis,

@@ -28,6 +28,23 @@ pub(crate) fn args(args: &Args) -> syn::Result<()> {
                  projection or one saga",
             ));
         }
+        if let Some(parent) = &event.parent {
+            let value = parent.value.value();
+            if value != "link" && value != "child" {
+                errors.push(syn::Error::new_spanned(
+                    &parent.value,
+                    "expected `parent = \"link\"` (a new trace linked to the producer) or \
+                     `parent = \"child\"` (continue the producer's trace for young events)",
+                ));
+            } else if event.metadata.is_none() {
+                let (key, value) = (&parent.key, &parent.value);
+                errors.push(syn::Error::new_spanned(
+                    quote!(#key = #value),
+                    "`parent` needs `metadata = ..`: the producer's trace context is read from \
+                     the event's metadata",
+                ));
+            }
+        }
     }
     errors.finish()
 }

@@ -140,6 +140,7 @@ fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/handlers", get(handlers))
         .merge(slo_routes())
+        .merge(crate::health::routes())
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such admin route") })
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
@@ -153,7 +154,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn authorize(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     if let Some(token) = &state.token {
         let presented = request
             .headers()
@@ -168,6 +169,7 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
                 "a valid bearer token is required",
             );
         }
+        request.extensions_mut().insert(crate::health::Authorized);
     }
     next.run(request).await
 }

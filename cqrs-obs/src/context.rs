@@ -26,7 +26,8 @@ enum Repr {
     Text(Arc<str>),
 }
 
-use crate::local::LOCAL;
+use crate::local::{Local, LOCAL};
+use crate::propagation::{TraceParent, TraceState};
 
 impl Id {
     /// Whether dropping this id is a no-op (it holds no text).
@@ -92,7 +93,11 @@ impl Serialize for Id {
     }
 }
 
-/// Ids of the message being handled and of the conversation it belongs to.
+/// Ids of the message being handled and of the conversation it belongs to, and the W3C trace
+/// context of its handling.
+///
+/// The trace context is there whether or not the trace is sampled: an unsampled call still
+/// propagates its trace id and flags, so a downstream service can decide consistently.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Context {
     /// The conversation: the same for a command, the events it produced, and everything they
@@ -102,6 +107,33 @@ pub struct Context {
     pub causation_id: Option<Id>,
     /// This message's own id, if known.
     pub message_id: Option<Id>,
+    /// The W3C trace context: trace id, the id of the span handling the message (the parent of
+    /// whatever it produces) and the sampled flag.
+    #[serde(serialize_with = "serialize_display")]
+    pub trace: TraceParent,
+    /// Vendor trace state received with the message, propagated unchanged.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_tracestate"
+    )]
+    pub tracestate: Option<Arc<TraceState>>,
+    /// The live OpenTelemetry span of the handler (sampled calls only).
+    #[serde(skip)]
+    pub(crate) span: Option<crate::trace::LiveSpan>,
+}
+
+fn serialize_tracestate<S: Serializer>(
+    value: &Option<Arc<TraceState>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(state) => serializer.collect_str(state),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn serialize_display<S: Serializer>(value: &TraceParent, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
 }
 
 impl Context {
@@ -109,7 +141,9 @@ impl Context {
     #[inline(always)]
     pub(crate) fn discard(ctx: Option<Context>) {
         let plain = ctx.as_ref().is_none_or(|c| {
-            c.correlation_id.is_plain()
+            c.span.is_none()
+                && c.tracestate.is_none()
+                && c.correlation_id.is_plain()
                 && c.causation_id.as_ref().is_none_or(Id::is_plain)
                 && c.message_id.as_ref().is_none_or(Id::is_plain)
         });
@@ -121,7 +155,14 @@ impl Context {
         }
     }
 
-    /// A new conversation: fresh correlation id, new message id, no cause.
+    /// A new conversation: fresh correlation id, new message id, no cause, and a new trace
+    /// whose sampled flag is the configured sampler's decision for a root.
+    ///
+    /// ```
+    /// let ctx = cqrs_obs::context::Context::new_root();
+    /// assert_eq!(ctx.trace.to_string().len(), 55);
+    /// assert!(ctx.causation_id.is_none());
+    /// ```
     pub fn new_root() -> Context {
         LOCAL.with(Context::new_root_in)
     }
@@ -133,11 +174,22 @@ impl Context {
             correlation_id: Id(Repr::Random(a, b)),
             causation_id: None,
             message_id: Some(Id(Repr::Random(c, d))),
+            trace: crate::trace::root_trace_from((a, b), (c, d)),
+            tracestate: None,
+            span: None,
         }
     }
 
     /// The context of a new message caused by the message of `self`: same correlation,
-    /// causation = this message, a new message id.
+    /// causation = this message, a new message id. The trace context stays the one of the
+    /// span handling `self`, which is what the new message's consumer links to (or continues).
+    ///
+    /// ```
+    /// let root = cqrs_obs::context::Context::new_root();
+    /// let child = root.child();
+    /// assert_eq!(child.causation_id, root.message_id);
+    /// assert_eq!(child.trace, root.trace);
+    /// ```
     pub fn child(&self) -> Context {
         LOCAL.with(|local| self.child_in(local))
     }
@@ -149,7 +201,44 @@ impl Context {
             correlation_id: self.correlation_id.clone(),
             causation_id: self.message_id.clone(),
             message_id: Some(Id(Repr::Random(hi, lo))),
+            trace: self.trace,
+            tracestate: self.tracestate.clone(),
+            span: None,
         }
+    }
+
+    /// The span id for handling a message whose id was drawn as `message_id`: derived from it,
+    /// so a command handler draws one id pair for both.
+    #[inline(always)]
+    pub(crate) fn span_id_for_message(&self) -> Option<crate::propagation::SpanId> {
+        match self.message_id {
+            Some(Id(Repr::Random(hi, lo))) => Some(crate::trace::span_id_from((hi, lo))),
+            _ => None,
+        }
+    }
+
+    /// The same message handled in another span (a query or event handler called inside
+    /// another handler): same ids and trace context; the caller sets the new span's id.
+    #[inline(always)]
+    pub(crate) fn nested_in(&self, _local: &crate::local::Local) -> Context {
+        Context {
+            correlation_id: self.correlation_id.clone(),
+            causation_id: self.causation_id.clone(),
+            message_id: self.message_id.clone(),
+            trace: self.trace,
+            tracestate: self.tracestate.clone(),
+            span: None,
+        }
+    }
+
+    /// Whether this context's trace is sampled.
+    ///
+    /// ```
+    /// let ctx = cqrs_obs::context::Context::new_root();
+    /// assert_eq!(ctx.is_sampled(), ctx.trace.is_sampled());
+    /// ```
+    pub fn is_sampled(&self) -> bool {
+        self.trace.is_sampled()
     }
 }
 
@@ -163,48 +252,45 @@ impl Context {
 /// assert!(context::current().is_none());
 /// ```
 pub fn current() -> Option<Context> {
-    LOCAL.with(|l| l.current.borrow().clone())
+    with_current(|c| c.cloned())
 }
 
 /// Calls `f` with a reference to the current context without cloning it.
 pub fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    LOCAL.with(|l| f(l.current.borrow().as_ref()))
+    LOCAL.with(|l| f(l.stack.borrow().last().and_then(Option::as_ref)))
 }
 
 /// Replaces the current context, returning the previous one. Prefer [`scope`] or
 /// [`WithContext`], which restore the previous context for you.
 pub fn replace(ctx: Option<Context>) -> Option<Context> {
-    LOCAL.with(|l| l.current.replace(ctx))
+    LOCAL.with(|l| {
+        let mut stack = l.stack.borrow_mut();
+        match stack.last_mut() {
+            Some(top) => std::mem::replace(top, ctx),
+            None => {
+                stack.push(ctx);
+                None
+            }
+        }
+    })
 }
 
 /// Runs `f` with `ctx` as the current context, then restores the previous one (also when `f`
 /// panics).
 pub fn scope<R>(ctx: Context, f: impl FnOnce() -> R) -> R {
-    let _restore = Installed::new(Some(ctx));
+    LOCAL.with(|l| l.push(Some(ctx)));
+    let _restore = Popped;
     f()
 }
 
-/// Installs a context in the thread-local until dropped, then puts the previous one back.
-#[derive(Debug)]
-pub(crate) struct Installed {
-    previous: Option<Context>,
-}
+/// Pops the innermost context when dropped (also while unwinding).
+struct Popped;
 
-impl Installed {
-    #[inline]
-    pub(crate) fn new(ctx: Option<Context>) -> Installed {
-        Installed {
-            previous: replace(ctx),
-        }
-    }
-}
-
-impl Drop for Installed {
+impl Drop for Popped {
     #[inline]
     fn drop(&mut self) {
-        let previous = self.previous.take();
         // `try_with`: a guard dropped during thread-local destruction must not panic.
-        let _ = LOCAL.try_with(|l| *l.current.borrow_mut() = previous);
+        let _ = LOCAL.try_with(|l| Context::discard(l.pop()));
     }
 }
 
@@ -241,31 +327,37 @@ impl<F: Future> Future for WithContext<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
+        // A sampled handler's span is the current OpenTelemetry context during the poll, so
+        // the user's `tracing` spans created in it become its children.
+        let _otel = this
+            .ctx
+            .as_ref()
+            .and_then(|c| c.span.as_ref())
+            .map(crate::trace::attach);
         let _swap = Swap::new(this.ctx);
         this.inner.poll(cx)
     }
 }
 
 /// Moves a future's context into the thread-local for one poll and back out afterwards (also
-/// when the poll panics), restoring whatever was installed before.
+/// when the poll panics); what was installed before is untouched underneath.
 struct Swap<'a> {
     slot: &'a mut Option<Context>,
-    previous: Option<Context>,
 }
 
 impl<'a> Swap<'a> {
     #[inline]
     fn new(slot: &'a mut Option<Context>) -> Swap<'a> {
-        let previous = replace(slot.take());
-        Swap { slot, previous }
+        let ctx = slot.take();
+        LOCAL.with(|l| l.push(ctx));
+        Swap { slot }
     }
 }
 
 impl Drop for Swap<'_> {
     #[inline]
     fn drop(&mut self) {
-        let previous = self.previous.take();
-        if let Ok(ctx) = LOCAL.try_with(|l| l.current.replace(previous)) {
+        if let Ok(ctx) = LOCAL.try_with(Local::pop) {
             *self.slot = ctx;
         }
     }

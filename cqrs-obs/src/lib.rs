@@ -5,19 +5,23 @@
 pub mod admin;
 pub mod context;
 pub mod handler;
+pub mod health;
 mod init;
 mod local;
 pub mod logs;
 pub mod metrics;
 pub mod propagation;
 pub mod slo;
+pub mod trace;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
+pub use cqrs_obs_macros::health_check;
 pub use cqrs_obs_macros::{command_handler, event_handler, query_handler, slo};
 pub use handler::{ClassifyError, Outcome};
+pub use health::HealthStatus;
 pub use init::{
     builder, init, try_init, AdminAddr, Builder, ConfigError, Console, InitError, ObsGuard,
     DEFAULT_ADMIN_ADDR, TICK,

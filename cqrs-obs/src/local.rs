@@ -18,7 +18,9 @@ const UNCLAIMED: usize = usize::MAX;
 static OWNED: AtomicUsize = AtomicUsize::new(0);
 
 pub(crate) struct Local {
-    pub(crate) current: RefCell<Option<Context>>,
+    /// The contexts installed on this thread, innermost last (`None`: a scope with none). A
+    /// call pushes its context and pops it when it ends, so the caller's is never moved.
+    pub(crate) stack: RefCell<Vec<Option<Context>>>,
     /// Random per-thread prefix (0 until drawn) and a counter.
     ids: Cell<(u64, u64)>,
     shard: Cell<usize>,
@@ -26,11 +28,27 @@ pub(crate) struct Local {
 
 thread_local! {
     pub(crate) static LOCAL: Local = const {
-        Local { current: RefCell::new(None), ids: Cell::new((0, 0)), shard: Cell::new(UNCLAIMED) }
+        Local { stack: RefCell::new(Vec::new()), ids: Cell::new((0, 0)), shard: Cell::new(UNCLAIMED) }
     };
 }
 
 impl Local {
+    /// Installs `ctx` as the current context until the matching [`pop`](Local::pop).
+    #[inline(always)]
+    pub(crate) fn push(&self, ctx: Option<Context>) {
+        let mut stack = self.stack.borrow_mut();
+        if stack.capacity() == 0 {
+            stack.reserve(8);
+        }
+        stack.push(ctx);
+    }
+
+    /// Removes the innermost context, returning it.
+    #[inline(always)]
+    pub(crate) fn pop(&self) -> Option<Context> {
+        self.stack.borrow_mut().pop().flatten()
+    }
+
     /// This thread's shard, claimed on first use.
     #[inline(always)]
     pub(crate) fn shard(&self) -> usize {

@@ -6,15 +6,32 @@ pub use ::tracing;
 
 pub use crate::context::WithContext;
 pub use crate::handler::{
-    call_once, CallGuard, HandlerKind, HandlerMeta, HandlerSite, Outcome, Parent, Probe, ProbeAny,
-    ProbeClassified, ProbeResult, Registration,
+    call_once, CallGuard, HandlerKind, HandlerMeta, HandlerSite, Outcome, Parent, ParentMode,
+    Probe, ProbeAny, ProbeClassified, ProbeResult, Registration,
+};
+pub use crate::health::{
+    HealthFuture, HealthStatus, IntoHealthStatus, RegisteredFn as HealthFn,
+    Registration as HealthRegistration,
 };
 
 /// The parent of an event handler call, read from the event's metadata.
 #[inline]
 pub fn parent_from_metadata<C: crate::propagation::Carrier + ?Sized>(metadata: &C) -> Parent {
     if crate::handler::is_enabled() {
-        Parent::Extracted(crate::propagation::extract(metadata))
+        Parent::Extracted(crate::propagation::extract(metadata), None)
+    } else {
+        Parent::Current
+    }
+}
+
+/// Like [`parent_from_metadata`], for a handler with its own `parent = ".."` option.
+#[inline]
+pub fn parent_from_metadata_as<C: crate::propagation::Carrier + ?Sized>(
+    metadata: &C,
+    mode: ParentMode,
+) -> Parent {
+    if crate::handler::is_enabled() {
+        Parent::Extracted(crate::propagation::extract(metadata), Some(mode))
     } else {
         Parent::Current
     }

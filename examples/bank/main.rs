@@ -2,7 +2,9 @@
 //!
 //! Runs a workload that drives every handler through every outcome (ok, rejected, conflict,
 //! error, panic, cancelled), prints what it saw next to the latencies cqrs-obs measured, and
-//! then serves the admin endpoint (`/metrics`, `/handlers`) until Ctrl-C.
+//! then serves the admin endpoint (`/metrics`, `/handlers`, `/health`, ...) until Ctrl-C.
+//! Its health checks: the event store, the `balances` projection's freshness, memory, and
+//! with `--dependency-url` an external dependency behind a circuit breaker.
 //!
 //! ```text
 //! cargo run --release --example bank                  # then: curl 127.0.0.1:9464/metrics
@@ -34,6 +36,10 @@ struct Args {
     /// Inject a fault every this many steps per worker (0: never).
     #[arg(long, default_value_t = 100)]
     fault_every: u64,
+    /// An external dependency's URL (`http://` only) to health-check through a circuit
+    /// breaker, e.g. http://127.0.0.1:8080/health.
+    #[arg(long)]
+    dependency_url: Option<String>,
     /// Exit after the workload instead of serving the admin endpoint until Ctrl-C.
     #[arg(long)]
     exit: bool,
@@ -42,6 +48,10 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let guard = cqrs_obs::init();
+    if let Err(e) = cqrs_obs_examples::health::register_checks(args.dependency_url.as_deref()) {
+        eprintln!("bank: {e}");
+        return ExitCode::FAILURE;
+    }
     cqrs_obs_examples::objectives::register_objectives();
     let defaults = WorkloadConfig::default();
     let config = WorkloadConfig {
@@ -55,7 +65,8 @@ fn main() -> ExitCode {
     print_summary(&report, &cqrs_obs::handler::snapshots());
     match guard.admin_addr() {
         Some(addr) => println!(
-            "\nadmin endpoint: http://{addr}/metrics  http://{addr}/handlers  http://{addr}/slo"
+            "\nadmin endpoint: http://{addr}/metrics  http://{addr}/handlers  http://{addr}/slo  \
+             http://{addr}/health  http://{addr}/readyz?verbose"
         ),
         None => println!("\nadmin endpoint: not running (see the messages above)"),
     }

@@ -31,6 +31,7 @@
 pub mod account;
 pub mod bank;
 pub mod command;
+pub mod health;
 pub mod objectives;
 pub mod projection;
 pub mod query;

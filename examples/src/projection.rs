@@ -91,6 +91,7 @@ impl Balances {
         }
         change(row);
         row.version = envelope.version;
+        crate::health::balances_freshness().touch();
         Ok(())
     }
 

@@ -97,6 +97,22 @@ impl<A: Aggregate> Stream<A> {
     }
 }
 
+impl StoreError {
+    /// A low-cardinality name of the error, for the span's `error.type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::Conflict { .. } => "conflict",
+            StoreError::Unavailable { .. } => "unavailable",
+        }
+    }
+}
+
+/// The aggregate's type name without its module path (`Account`).
+fn aggregate_name<A>() -> &'static str {
+    let full = std::any::type_name::<A>();
+    full.rsplit("::").next().unwrap_or(full)
+}
+
 /// Events kept in memory per stream; older ones live in the (slow) archive.
 pub const RECENT_EVENTS: usize = 16;
 
@@ -148,21 +164,43 @@ impl<A: Aggregate> EventStore<A> {
     }
 
     /// The stream's current state and version (`A::default()` at version 0 for a stream
-    /// that does not exist yet).
+    /// that does not exist yet). Traced as `load {Aggregate}` (CLIENT) under the current
+    /// handler's span: the state is kept folded (a snapshot), so nothing is replayed.
     pub fn load(&self, stream: AccountId) -> Result<(A, u64), StoreError> {
+        let span = cqrs_obs::trace::load_span(aggregate_name::<A>());
         let mut shard = lock(self.shard(stream));
-        match shard.get_mut(&stream) {
-            Some(s) => {
-                s.check_outage(stream)?;
-                Ok((s.state.clone(), s.version))
-            }
+        let loaded = match shard.get_mut(&stream) {
+            Some(s) => s
+                .check_outage(stream)
+                .map(|()| (s.state.clone(), s.version)),
             None => Ok((A::default(), 0)),
+        };
+        span.snapshot_hit(true);
+        span.events_replayed(0);
+        if let Err(e) = &loaded {
+            span.set_error(e.kind());
         }
+        loaded
     }
 
     /// Appends `events` if the stream is still at `expected` version, stamping each with the
     /// current message context: each event is a new message caused by the one being handled.
     pub fn append(
+        &self,
+        stream: AccountId,
+        expected: u64,
+        events: Vec<A::Event>,
+    ) -> Result<Vec<Arc<Envelope<A::Event>>>, StoreError> {
+        let span = cqrs_obs::trace::send_span(aggregate_name::<A>(), events.len());
+        let _apply = tracing::debug_span!("apply_events", %stream, count = events.len()).entered();
+        let appended = self.append_traced(stream, expected, events);
+        if let Err(e) = &appended {
+            span.set_error(e.kind());
+        }
+        appended
+    }
+
+    fn append_traced(
         &self,
         stream: AccountId,
         expected: u64,
@@ -184,7 +222,7 @@ impl<A: Aggregate> EventStore<A> {
         for event in events {
             s.state.apply(&event);
             s.version += 1;
-            let mut metadata = HashMap::with_capacity(3);
+            let mut metadata = HashMap::with_capacity(6);
             if let Some(ctx) = &context {
                 cqrs_obs::propagation::inject(&ctx.child(), &mut metadata);
             }

@@ -178,6 +178,7 @@ pub fn run_workload(config: WorkloadConfig) -> WorkloadReport {
         .expect("building the workload's tokio runtime");
     silence_poison_panics(config.quiet_poison_panics);
     let bank = Arc::new(Bank::new());
+    crate::health::watch(&bank);
     let start = Instant::now();
     let fault_counts = runtime.block_on(async {
         let tasks: Vec<_> = (0..workers)

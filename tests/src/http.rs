@@ -38,6 +38,15 @@ impl Response {
 
 /// `GET path` (with its query string, already encoded) from `addr`.
 pub fn get(addr: SocketAddr, path: &str) -> Result<Response, String> {
+    get_with(addr, path, &[])
+}
+
+/// `GET path` with extra request headers (`("Accept", "application/health+json")`).
+pub fn get_with(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<Response, String> {
     let fail = |what: &str, e: std::io::Error| format!("GET http://{addr}{path}: {what}: {e}");
     let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| fail("connect", e))?;
     stream
@@ -46,8 +55,18 @@ pub fn get(addr: SocketAddr, path: &str) -> Result<Response, String> {
     stream
         .set_write_timeout(Some(TIMEOUT))
         .map_err(|e| fail("set timeout", e))?;
+    let accept = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("accept"));
+    let mut extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    if !accept {
+        extra.push_str("Accept: */*\r\n");
+    }
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: */*\r\nUser-Agent: cqrs-obs-tests\r\n\
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}User-Agent: cqrs-obs-tests\r\n\
          Connection: close\r\n\r\n"
     );
     stream

@@ -4,6 +4,8 @@
 //! * [`exposition`]: a strict parser of the Prometheus text format;
 //! * [`peer`]: finding and running peer programs (`promtool`, `prometheus`), temp dirs,
 //!   free ports, kill-on-drop children;
+//! * [`otlp`]: a real OTLP trace receiver (http/protobuf and grpc) decoding with the
+//!   official protobuf types;
 //! * [`bank`]: cqrs-obs set-up for a test binary, the bank workload, and the series it
 //!   should produce.
 //!
@@ -13,4 +15,5 @@
 pub mod bank;
 pub mod exposition;
 pub mod http;
+pub mod otlp;
 pub mod peer;

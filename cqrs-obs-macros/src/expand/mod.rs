@@ -123,8 +123,26 @@ fn parent(spec: &Spec, locals: &Locals) -> TokenStream {
             borrowed.set_span(last);
             let mut args = Group::new(Delimiter::Parenthesis, quote_spanned!(first=> &#borrowed));
             args.set_span(last);
-            let call = quote_spanned!(first=> ::cqrs_obs::__private::parent_from_metadata);
-            quote!(let #parent = #call #args;)
+            match &spec.parent {
+                Some(mode) => {
+                    let mode = match mode.value().as_str() {
+                        "child" => quote!(::cqrs_obs::__private::ParentMode::Child),
+                        _ => quote!(::cqrs_obs::__private::ParentMode::Link),
+                    };
+                    let call =
+                        quote_spanned!(first=> ::cqrs_obs::__private::parent_from_metadata_as);
+                    let mut args = Group::new(
+                        Delimiter::Parenthesis,
+                        quote_spanned!(first=> &#borrowed, #mode),
+                    );
+                    args.set_span(last);
+                    quote!(let #parent = #call #args;)
+                }
+                None => {
+                    let call = quote_spanned!(first=> ::cqrs_obs::__private::parent_from_metadata);
+                    quote!(let #parent = #call #args;)
+                }
+            }
         }
         None => quote!(let #parent = ::cqrs_obs::__private::Parent::Current;),
     }

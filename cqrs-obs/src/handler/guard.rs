@@ -8,6 +8,8 @@ use super::outcome::Outcome;
 use super::site::{HandlerKind, HandlerSite};
 use crate::context::Context;
 use crate::local::{self, Local, LOCAL};
+use crate::propagation::TraceParent;
+use crate::trace::{LiveSpan, Origin};
 
 /// The clock handler calls are timed with. `None` until [`init`](crate::init) (or
 /// [`enable`]) runs: before that, call sites do nothing.
@@ -30,20 +32,90 @@ pub fn is_enabled() -> bool {
 pub enum Parent {
     /// Derive from whatever context is current on this thread / task.
     Current,
-    /// Use ids taken from the incoming message's metadata (missing ones are derived).
-    Extracted(crate::propagation::Extracted),
+    /// Use ids taken from the incoming message's metadata (missing ones are derived), with the
+    /// handler's `parent = ..` choice (`None`: the global [`EventParent`](crate::trace::EventParent)).
+    Extracted(crate::propagation::Extracted, Option<ParentMode>),
+}
+
+/// An event handler's own `parent = ".."` option.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParentMode {
+    /// `parent = "link"`: always a new trace linked to the producer.
+    Link,
+    /// `parent = "child"`: continue the producer's trace when the event is young enough.
+    Child,
 }
 
 impl Parent {
-    #[inline]
-    fn derive(self, kind: HandlerKind, local: &Local, current: Option<&Context>) -> Context {
-        match (self, current) {
-            (Parent::Extracted(extracted), current) => extracted.into_context_under(current),
-            (Parent::Current, Some(ctx)) if kind == HandlerKind::Command => ctx.child_in(local),
-            (Parent::Current, Some(ctx)) => ctx.clone(),
-            (Parent::Current, None) => Context::new_root_in(local),
+    /// The producer's trace context (event handlers reading metadata).
+    #[inline(always)]
+    fn producer(&self) -> Option<TraceParent> {
+        match self {
+            Parent::Extracted(extracted, _) => extracted.trace,
+            Parent::Current => None,
         }
     }
+
+    #[inline]
+    fn derive(
+        &mut self,
+        kind: HandlerKind,
+        local: &Local,
+        current: Option<&Context>,
+    ) -> (Context, Origin) {
+        match (self, current) {
+            (Parent::Extracted(extracted, mode), current) => {
+                let child = extracted.trace.is_some() && wants_child(extracted, *mode);
+                extracted.take_handler_context(local, current, child)
+            }
+            (Parent::Current, Some(ctx)) => {
+                let sampled = crate::trace::sample_child(ctx.trace.trace_id(), ctx.is_sampled());
+                let mut derived = if kind == HandlerKind::Command {
+                    ctx.child_in(local)
+                } else {
+                    ctx.nested_in(local)
+                };
+                let span = match derived
+                    .span_id_for_message()
+                    .filter(|_| kind == HandlerKind::Command)
+                {
+                    Some(span) => span,
+                    None => crate::trace::new_span_id(local),
+                };
+                let flags = ctx.trace.flags().with_sampled(sampled);
+                derived.trace = TraceParent::new(ctx.trace.trace_id(), span, flags);
+                (derived, Origin::Current)
+            }
+            (Parent::Current, None) => (Context::new_root_in(local), Origin::Root),
+        }
+    }
+}
+
+#[cold]
+fn wants_child(extracted: &crate::propagation::Extracted, mode: Option<ParentMode>) -> bool {
+    use crate::trace::EventParent;
+    let max_age = match (mode, crate::trace::event_parent()) {
+        (Some(ParentMode::Link), _) | (None, EventParent::Link) => return false,
+        (_, EventParent::ChildIfYoungerThan(age)) => age,
+        (Some(ParentMode::Child), EventParent::Link) => crate::trace::DEFAULT_CHILD_MAX_AGE,
+    };
+    extracted.is_younger_than(max_age)
+}
+
+/// Builds the span of a sampled call (cold: the unsampled path never comes here).
+#[cold]
+#[inline(never)]
+fn start_span(
+    site: &'static HandlerSite,
+    ctx: &mut Context,
+    origin: Origin,
+    current: Option<&Context>,
+    producer: Option<TraceParent>,
+) -> Option<LiveSpan> {
+    let span = crate::trace::start_handler_span(site.meta(), ctx, origin, current, producer)?;
+    ctx.span = Some(span.clone());
+    Some(span)
 }
 
 const NO_OUTCOME: u8 = u8::MAX;
@@ -67,6 +139,9 @@ pub struct CallGuard {
     restore: bool,
     /// Emptied by hand in `drop` (see `Context::discard`), so no drop glue runs for it.
     context: ManuallyDrop<Option<Context>>,
+    /// The call's span (sampled calls with a pipeline only); taken by hand in `drop`, so no
+    /// drop glue runs for it.
+    span: ManuallyDrop<Option<LiveSpan>>,
 }
 
 impl CallGuard {
@@ -79,12 +154,13 @@ impl CallGuard {
             outcome: NO_OUTCOME,
             restore: false,
             context: ManuallyDrop::new(None),
+            span: ManuallyDrop::new(None),
         }
     }
 
     /// Starts a sync call: the call's context is installed on this thread until the guard drops.
     #[inline]
-    pub fn enter_sync(site: &'static HandlerSite, parent: Parent) -> CallGuard {
+    pub fn enter_sync(site: &'static HandlerSite, mut parent: Parent) -> CallGuard {
         let Some(clock) = CLOCK.get() else {
             return CallGuard::inert();
         };
@@ -96,16 +172,27 @@ impl CallGuard {
             outcome: NO_OUTCOME,
             restore: true,
             context: ManuallyDrop::new(None),
+            span: ManuallyDrop::new(None),
         };
         let installed = LOCAL.try_with(|local| {
-            let mut slot = local.current.borrow_mut();
-            let ctx = parent.derive(kind, local, slot.as_ref());
-            *guard.context = slot.replace(ctx);
+            let mut stack = local.stack.borrow_mut();
+            let current = stack.last().and_then(Option::as_ref);
+            let (mut ctx, origin) = parent.derive(kind, local, current);
+            if ctx.is_sampled() && crate::trace::has_tracer() {
+                *guard.span = start_span(site, &mut ctx, origin, current, parent.producer());
+            }
+            if stack.capacity() == 0 {
+                stack.reserve(8);
+            }
+            stack.push(Some(ctx));
             guard.shard = local.shard();
             site.record_start(guard.shard);
         });
         if installed.is_err() {
             return CallGuard::inert();
+        }
+        if let Some(span) = &*guard.span {
+            crate::trace::attach_sync(span);
         }
         guard.start = clock.raw();
         guard
@@ -114,16 +201,23 @@ impl CallGuard {
     /// Starts an async call: take the context with [`take_context`](CallGuard::take_context)
     /// and run the body inside [`WithContext`](crate::context::WithContext).
     #[inline]
-    pub fn enter_async(site: &'static HandlerSite, parent: Parent) -> CallGuard {
+    pub fn enter_async(site: &'static HandlerSite, mut parent: Parent) -> CallGuard {
         let Some(clock) = CLOCK.get() else {
             return CallGuard::inert();
         };
         let kind = site.meta().kind;
-        let Ok((shard, ctx)) = LOCAL.try_with(|local| {
-            let ctx = parent.derive(kind, local, local.current.borrow().as_ref());
+        let Ok((shard, ctx, span)) = LOCAL.try_with(|local| {
+            let stack = local.stack.borrow();
+            let current = stack.last().and_then(Option::as_ref);
+            let (mut ctx, origin) = parent.derive(kind, local, current);
+            let span = if ctx.is_sampled() && crate::trace::has_tracer() {
+                start_span(site, &mut ctx, origin, current, parent.producer())
+            } else {
+                None
+            };
             let shard = local.shard();
             site.record_start(shard);
-            (shard, ctx)
+            (shard, ctx, span)
         }) else {
             return CallGuard::inert();
         };
@@ -134,6 +228,7 @@ impl CallGuard {
             outcome: NO_OUTCOME,
             restore: false,
             context: ManuallyDrop::new(Some(ctx)),
+            span: ManuallyDrop::new(span),
         }
     }
 
@@ -159,6 +254,7 @@ impl Drop for CallGuard {
         let Some(site) = self.site else {
             return;
         };
+        let span = self.span.take();
         if let Some(clock) = CLOCK.get() {
             let nanos = clock.delta_as_nanos(self.start, clock.raw());
             let outcome = match Outcome::ALL.get(usize::from(self.outcome)) {
@@ -166,12 +262,14 @@ impl Drop for CallGuard {
                 None if std::thread::panicking() => Outcome::Panic,
                 None => Outcome::Cancelled,
             };
+            if let Some(span) = span {
+                end_span(span, site, outcome, self.restore);
+            }
             if self.restore {
                 // A sync call ends on the thread it started on: its shard, and put the caller's
                 // context back (the call's own context is dropped here).
                 site.record_end(self.shard, outcome, nanos);
-                let previous = self.context.take();
-                if let Ok(own) = LOCAL.try_with(|local| local.current.replace(previous)) {
+                if let Ok(own) = LOCAL.try_with(Local::pop) {
                     Context::discard(own);
                 }
             } else {
@@ -181,4 +279,13 @@ impl Drop for CallGuard {
         // An async call's context that was never handed out.
         Context::discard(self.context.take());
     }
+}
+
+#[cold]
+#[inline(never)]
+fn end_span(span: LiveSpan, site: &'static HandlerSite, outcome: Outcome, sync: bool) {
+    if sync {
+        crate::trace::detach_sync();
+    }
+    crate::trace::end_handler_span(span, site.meta().kind, outcome);
 }

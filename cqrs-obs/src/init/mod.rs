@@ -42,6 +42,12 @@ pub enum InitError {
     /// `init` already ran in this process.
     #[error("cqrs-obs is already initialised in this process")]
     AlreadyInitialized,
+    /// The trace pipeline (OTLP exporter) could not start.
+    #[error("cannot start the trace pipeline")]
+    Trace(#[source] crate::trace::TraceError),
+    /// A health setting (`CQRS_OBS_HEALTH_*`) was malformed.
+    #[error(transparent)]
+    Health(#[from] crate::health::HealthError),
 }
 
 static INITIALIZED: AtomicBool = AtomicBool::new(false);
@@ -95,6 +101,17 @@ pub struct Builder {
     console: Option<Console>,
     log_filter: Option<String>,
     ignore_env: bool,
+    traces: TraceSettings,
+}
+
+/// Trace settings made in code.
+#[derive(Debug, Default, Clone)]
+struct TraceSettings {
+    endpoint: Option<String>,
+    protocol: Option<crate::trace::Protocol>,
+    sampler: Option<crate::trace::Sampler>,
+    resource: Vec<(String, String)>,
+    event_parent: Option<crate::trace::EventParent>,
 }
 
 impl Builder {
@@ -119,6 +136,39 @@ impl Builder {
     /// The console log filter, e.g. `info,bank=debug` (default: `CQRS_OBS_LOG`, else `info`).
     pub fn log_filter(mut self, filter: impl Into<String>) -> Self {
         self.log_filter = Some(filter.into());
+        self
+    }
+
+    /// Exports traces over OTLP to `endpoint`, e.g. `http://127.0.0.1:4318` (default:
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, else no trace export).
+    pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.traces.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The OTLP transport (default: `OTEL_EXPORTER_OTLP_PROTOCOL`, else http/protobuf).
+    pub fn otlp_protocol(mut self, protocol: crate::trace::Protocol) -> Self {
+        self.traces.protocol = Some(protocol);
+        self
+    }
+
+    /// The head sampler (default: `OTEL_TRACES_SAMPLER` / `_ARG`, else `parentbased_always_on`).
+    pub fn sampler(mut self, sampler: crate::trace::Sampler) -> Self {
+        self.traces.sampler = Some(sampler);
+        self
+    }
+
+    /// Adds a resource attribute such as `deployment.environment` or `service.version`
+    /// (after `OTEL_RESOURCE_ATTRIBUTES`; later values win).
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.traces.resource.push((key.into(), value.into()));
+        self
+    }
+
+    /// How event handlers relate to the producer's span (default: `CQRS_OBS_EVENT_PARENT`,
+    /// else a link).
+    pub fn event_parent(mut self, mode: crate::trace::EventParent) -> Self {
+        self.traces.event_parent = Some(mode);
         self
     }
 
@@ -148,6 +198,23 @@ impl Builder {
         if let Some(filter) = &self.log_filter {
             config.log_filter = config::parse_filter("builder log_filter", filter)?;
         }
+        let traces = &self.traces;
+        if let Some(endpoint) = &traces.endpoint {
+            config.traces.endpoint = config::parse_endpoint("builder otlp_endpoint", endpoint)?;
+        }
+        if let Some(protocol) = traces.protocol {
+            config.traces.protocol = protocol;
+        }
+        if let Some(sampler) = traces.sampler {
+            config.traces.sampler = sampler;
+        }
+        if let Some(mode) = traces.event_parent {
+            config.traces.event_parent = mode;
+        }
+        config
+            .traces
+            .resource
+            .extend(traces.resource.iter().cloned());
         Ok(config)
     }
 
@@ -208,6 +275,16 @@ fn start_once(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
         }
         Err(e) => return Err(e),
     };
+    crate::trace::set_sampler(config.traces.sampler);
+    crate::trace::set_event_parent(config.traces.event_parent);
+    let traces = match start_traces(&config) {
+        Ok(traces) => traces,
+        Err(e) if mode == Mode::Lenient => {
+            eprintln!("cqrs-obs: {e}; the service runs without trace export");
+            None
+        }
+        Err(e) => return Err(e),
+    };
     if config.console == Console::Text {
         let installed = crate::logs::console::install(&config.log_filter);
         if !installed {
@@ -223,6 +300,7 @@ fn start_once(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
         );
     }
     crate::handler::enable();
+    let health = crate::health::start(&config.service_name, mode == Mode::Strict)?;
     let ticker = Ticker::start();
     let admin = match listener {
         Some(listener) => Some(AdminServer::start(listener, config.admin_token.clone())?),
@@ -234,8 +312,26 @@ fn start_once(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
     Ok(ObsGuard {
         admin,
         ticker: Some(ticker),
+        health: Some(health),
+        traces,
         service_name: Some(config.service_name),
     })
+}
+
+fn start_traces(config: &Config) -> Result<Option<crate::trace::TracePipeline>, InitError> {
+    let Some(endpoint) = &config.traces.endpoint else {
+        return Ok(None);
+    };
+    let mut traces = crate::trace::TraceConfig::new(config.service_name.clone(), endpoint.clone())
+        .protocol(config.traces.protocol);
+    for (key, value) in &config.traces.resource {
+        traces = traces.resource_attribute(key.clone(), value.clone());
+    }
+    // `service.name` comes from OTEL_SERVICE_NAME / the builder, whatever the attributes say.
+    traces = traces.resource_attribute("service.name", config.service_name.clone());
+    crate::trace::install_tracer(&traces)
+        .map(Some)
+        .map_err(InitError::Trace)
 }
 
 fn bind_admin(config: &Config) -> Result<Option<std::net::TcpListener>, InitError> {
@@ -287,6 +383,8 @@ impl Ticker {
 pub struct ObsGuard {
     admin: Option<AdminServer>,
     ticker: Option<Ticker>,
+    health: Option<crate::health::Refresher>,
+    traces: Option<crate::trace::TracePipeline>,
     service_name: Option<String>,
 }
 
@@ -304,6 +402,8 @@ impl ObsGuard {
         ObsGuard {
             admin: None,
             ticker: None,
+            health: None,
+            traces: None,
             service_name: None,
         }
     }
@@ -311,6 +411,19 @@ impl ObsGuard {
     /// The address the admin endpoint listens on, if it runs.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().map(AdminServer::addr)
+    }
+
+    /// Exports the spans buffered so far now (blocks until the exporter answered or timed
+    /// out; a no-op without trace export). Dropping the guard does this too.
+    ///
+    /// ```no_run
+    /// let guard = cqrs_obs::init();
+    /// guard.flush();
+    /// ```
+    pub fn flush(&self) {
+        if let Some(traces) = &self.traces {
+            traces.flush();
+        }
     }
 
     /// The service name in use (`None` when cqrs-obs is disabled or failed to start).
@@ -324,8 +437,13 @@ impl Drop for ObsGuard {
         if let Some(admin) = self.admin.take() {
             admin.stop();
         }
+        if let Some(health) = self.health.take() {
+            health.stop();
+        }
         if let Some(ticker) = self.ticker.take() {
             ticker.stop();
         }
+        // Flushes the spans still buffered and shuts the exporter down.
+        drop(self.traces.take());
     }
 }

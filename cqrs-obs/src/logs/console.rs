@@ -58,7 +58,9 @@ pub(crate) fn install(filter: &Targets) -> bool {
                 && std::env::var_os("NO_COLOR").is_none(),
         )
         .with_writer(std::io::stderr);
-    let subscriber = tracing_subscriber::registry().with(layer.with_filter(filter.clone()));
+    let subscriber = tracing_subscriber::registry()
+        .with(layer.with_filter(filter.clone()))
+        .with(crate::trace::otel_layer().with_filter(filter.clone()));
     tracing::subscriber::set_global_default(subscriber).is_ok()
 }
 

@@ -64,7 +64,7 @@ fn write_escaped(out: &mut String, value: &str) {
     }
 }
 
-fn write_labels(out: &mut String, labels: &[(&str, &str)]) {
+pub(crate) fn write_labels(out: &mut String, labels: &[(&str, &str)]) {
     write_labels_with(out, labels, None);
 }
 

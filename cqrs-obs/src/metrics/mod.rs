@@ -63,6 +63,7 @@ pub(crate) fn upkeep() {
 pub fn render() -> String {
     let mut out = String::with_capacity(16 * 1024);
     exposition::render_handlers(&crate::handler::snapshots(), &mut out);
+    crate::health::render_metrics(&mut out);
     if let Some(handle) = FACADE.get() {
         let facade = handle.render();
         out.push_str(&facade);

@@ -27,6 +27,11 @@ pub const PROJECTION_LAG: &str = "cqrs_projection_lag_seconds";
 pub const PROJECTION_GAP: &str = "cqrs_projection_gap_events";
 /// `cqrs_event_end_to_end_seconds`: histogram from append to projected.
 pub const EVENT_END_TO_END: &str = "cqrs_event_end_to_end_seconds";
+/// `cqrs_health_status`: gauge of each health component (1 UP, 0.5 DEGRADED, 0 DOWN or
+/// OUT_OF_SERVICE, -1 UNKNOWN).
+pub const HEALTH_STATUS: &str = "cqrs_health_status";
+/// `cqrs_circuit_breaker_state`: 1 for the current state of each circuit breaker, else 0.
+pub const CIRCUIT_BREAKER_STATE: &str = "cqrs_circuit_breaker_state";
 /// `cqrs_obs_dropped_total`: the framework's own dropped spans, logs and points.
 pub const OBS_DROPPED_TOTAL: &str = "cqrs_obs_dropped_total";
 /// `cqrs_obs_export_errors_total`: the framework's own exporter failures.
@@ -52,6 +57,12 @@ pub mod label {
     pub const KIND: &str = "kind";
     /// Signal of a framework-internal counter (spans, logs, ...).
     pub const SIGNAL: &str = "signal";
+    /// Health component name.
+    pub const COMPONENT: &str = "component";
+    /// Circuit breaker name.
+    pub const BREAKER: &str = "breaker";
+    /// Circuit breaker state (`closed`, `open`, `half_open`).
+    pub const STATE: &str = "state";
     /// Histogram bucket upper bound.
     pub const LE: &str = "le";
 }
@@ -72,6 +83,10 @@ pub fn help(name: &str) -> Option<&'static str> {
         PROJECTION_LAG => "Age of the newest event a projection has not processed, in seconds.",
         PROJECTION_GAP => "Events appended that a projection has not processed yet.",
         EVENT_END_TO_END => "Time from event append to projection, in seconds.",
+        HEALTH_STATUS => {
+            "Health of each component: 1 UP, 0.5 DEGRADED, 0 DOWN or OUT_OF_SERVICE, -1 UNKNOWN."
+        }
+        CIRCUIT_BREAKER_STATE => "Circuit breaker state: 1 for the current state, else 0.",
         OBS_DROPPED_TOTAL => "Telemetry items cqrs-obs dropped because a queue was full.",
         OBS_EXPORT_ERRORS_TOTAL => "Telemetry exports that failed.",
         _ => return None,
@@ -79,7 +94,7 @@ pub fn help(name: &str) -> Option<&'static str> {
 }
 
 /// Every metric name in this module.
-pub const ALL: [&str; 15] = [
+pub const ALL: [&str; 17] = [
     COMMANDS_TOTAL,
     COMMAND_DURATION,
     EVENTS_PROCESSED_TOTAL,
@@ -93,6 +108,8 @@ pub const ALL: [&str; 15] = [
     PROJECTION_LAG,
     PROJECTION_GAP,
     EVENT_END_TO_END,
+    HEALTH_STATUS,
+    CIRCUIT_BREAKER_STATE,
     OBS_DROPPED_TOTAL,
     OBS_EXPORT_ERRORS_TOTAL,
 ];

@@ -1,0 +1,6 @@
+use cqrs_obs::health_check;
+
+#[health_check]
+fn db() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use cqrs_obs::health_check;
+
+#[health_check]
+struct Db;
+
+fn main() {}
