@@ -259,6 +259,12 @@ fn unknown_key(
         None => format!("unknown key `{key}`; expected one of {accepted}"),
     };
     errors.push(syn::Error::new(key.span(), message));
+    skip_value(input)
+}
+
+/// Skips the `= value` of a key that was reported, so that parsing can go on to the next key
+/// and report every problem at once.
+pub(crate) fn skip_value(input: ParseStream<'_>) -> syn::Result<()> {
     if input.peek(Token![=]) {
         input.parse::<Token![=]>()?;
         if !input.is_empty() && !input.peek(Token![,]) {

@@ -3,7 +3,7 @@
 
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
-use syn::{Expr, Ident, LitStr, Token};
+use syn::{Expr, Ident, LitStr};
 
 use crate::args::{expr_entry, parse_entries, set_once, string_entry, Entry, Errors};
 
@@ -63,13 +63,7 @@ fn unknown_key(input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<()> {
         key.span(),
         format!("unknown key `{key}`; expected one of {accepted}"),
     ));
-    if input.peek(Token![=]) {
-        input.parse::<Token![=]>()?;
-        if !input.is_empty() && !input.peek(Token![,]) {
-            input.parse::<Expr>()?;
-        }
-    }
-    Ok(())
+    crate::args::skip_value(input)
 }
 
 #[cfg(test)]
