@@ -6,8 +6,8 @@ pub use ::tracing;
 
 pub use crate::context::WithContext;
 pub use crate::handler::{
-    call_once, CallGuard, HandlerKind, HandlerMeta, HandlerSite, Outcome, Parent, ParentMode,
-    Probe, ProbeAny, ProbeClassified, ProbeResult, Registration,
+    call_once, AsyncCallGuard, CallGuard, HandlerKind, HandlerMeta, HandlerSite, Outcome, Parent,
+    ParentMode, Probe, ProbeAny, ProbeClassified, ProbeResult, Registration,
 };
 pub use crate::health::{
     HealthFuture, HealthStatus, IntoHealthStatus, RegisteredFn as HealthFn,

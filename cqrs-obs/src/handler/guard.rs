@@ -135,10 +135,8 @@ pub struct CallGuard {
     /// The shard `start` was counted on (sync calls end on the same thread).
     shard: usize,
     outcome: u8,
-    /// Sync calls: restore `context` as the current one on drop. Async calls: hand it out once.
+    /// Sync calls: pop the call's context off the thread's stack on drop.
     restore: bool,
-    /// Emptied by hand in `drop` (see `Context::discard`), so no drop glue runs for it.
-    context: ManuallyDrop<Option<Context>>,
     /// The call's span (sampled calls with a pipeline only); taken by hand in `drop`, so no
     /// drop glue runs for it.
     span: ManuallyDrop<Option<LiveSpan>>,
@@ -153,7 +151,6 @@ impl CallGuard {
             shard: 0,
             outcome: NO_OUTCOME,
             restore: false,
-            context: ManuallyDrop::new(None),
             span: ManuallyDrop::new(None),
         }
     }
@@ -171,7 +168,6 @@ impl CallGuard {
             shard: 0,
             outcome: NO_OUTCOME,
             restore: true,
-            context: ManuallyDrop::new(None),
             span: ManuallyDrop::new(None),
         };
         let installed = LOCAL.try_with(|local| {
@@ -198,12 +194,17 @@ impl CallGuard {
         guard
     }
 
-    /// Starts an async call: take the context with [`take_context`](CallGuard::take_context)
-    /// and run the body inside [`WithContext`](crate::context::WithContext).
+    /// Starts an async call: take the context with
+    /// [`take_context`](AsyncCallGuard::take_context) and run the body inside
+    /// [`WithContext`](crate::context::WithContext).
     #[inline]
-    pub fn enter_async(site: &'static HandlerSite, mut parent: Parent) -> CallGuard {
+    pub fn enter_async(site: &'static HandlerSite, mut parent: Parent) -> AsyncCallGuard {
+        let inert = || AsyncCallGuard {
+            guard: CallGuard::inert(),
+            context: ManuallyDrop::new(None),
+        };
         let Some(clock) = CLOCK.get() else {
-            return CallGuard::inert();
+            return inert();
         };
         let kind = site.meta().kind;
         let Ok((shard, ctx, span)) = LOCAL.try_with(|local| {
@@ -219,26 +220,19 @@ impl CallGuard {
             site.record_start(shard);
             (shard, ctx, span)
         }) else {
-            return CallGuard::inert();
+            return inert();
         };
-        CallGuard {
-            site: Some(site),
-            start: clock.raw(),
-            shard,
-            outcome: NO_OUTCOME,
-            restore: false,
+        AsyncCallGuard {
+            guard: CallGuard {
+                site: Some(site),
+                start: clock.raw(),
+                shard,
+                outcome: NO_OUTCOME,
+                restore: false,
+                span: ManuallyDrop::new(span),
+            },
             context: ManuallyDrop::new(Some(ctx)),
-            span: ManuallyDrop::new(span),
         }
-    }
-
-    /// The context for an async body (once; `None` when recording is off).
-    #[inline]
-    pub fn take_context(&mut self) -> Option<Context> {
-        if self.restore {
-            return None;
-        }
-        self.context.take()
     }
 
     /// Sets the outcome the drop will record.
@@ -276,7 +270,39 @@ impl Drop for CallGuard {
                 site.record_end(local::shard(), outcome, nanos);
             }
         }
-        // An async call's context that was never handed out.
+    }
+}
+
+/// The guard of an async call: a [`CallGuard`] plus the context its body runs with, handed out
+/// once by [`take_context`](AsyncCallGuard::take_context). Kept apart so that a sync call's
+/// guard stays small.
+#[doc(hidden)]
+#[derive(Debug)]
+#[must_use = "the call is recorded when the guard drops"]
+pub struct AsyncCallGuard {
+    guard: CallGuard,
+    /// Emptied by hand in `drop` (see `Context::discard`), so no drop glue runs for it.
+    context: ManuallyDrop<Option<Context>>,
+}
+
+impl AsyncCallGuard {
+    /// The context for the body (once; `None` when recording is off).
+    #[inline]
+    pub fn take_context(&mut self) -> Option<Context> {
+        self.context.take()
+    }
+
+    /// Sets the outcome the drop will record.
+    #[inline]
+    pub fn finish(&mut self, outcome: Outcome) {
+        self.guard.finish(outcome);
+    }
+}
+
+impl Drop for AsyncCallGuard {
+    #[inline]
+    fn drop(&mut self) {
+        // A context that was never handed out (the future was dropped before its first poll).
         Context::discard(self.context.take());
     }
 }

@@ -10,7 +10,7 @@ mod site;
 
 pub use guard::{enable, is_enabled};
 #[doc(hidden)]
-pub use guard::{CallGuard, Parent, ParentMode};
+pub use guard::{AsyncCallGuard, CallGuard, Parent, ParentMode};
 pub use outcome::{ClassifyError, Outcome};
 #[doc(hidden)]
 pub use outcome::{Probe, ProbeAny, ProbeClassified, ProbeResult};
