@@ -319,6 +319,22 @@ impl HandlerSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A handler description for tests.
+    const fn meta(kind: HandlerKind, name: &'static str) -> HandlerMeta {
+        HandlerMeta {
+            kind,
+            name,
+            message: name,
+            aggregate: None,
+            projection: None,
+            saga: None,
+            module: "m",
+            file: "f",
+            line: 1,
+            is_async: false,
+        }
+    }
     use proptest::prelude::*;
 
     #[test]
@@ -365,18 +381,7 @@ mod tests {
 
     #[test]
     fn snapshot_sums_shards_and_tracks_in_flight() {
-        static SITE: HandlerSite = HandlerSite::new(HandlerMeta {
-            kind: HandlerKind::Command,
-            name: "t",
-            message: "T",
-            aggregate: None,
-            projection: None,
-            saga: None,
-            module: "m",
-            file: "f",
-            line: 1,
-            is_async: false,
-        });
+        static SITE: HandlerSite = HandlerSite::new(meta(HandlerKind::Command, "t"));
         // Calls started on some threads and finished on others still balance.
         std::thread::scope(|s| {
             for _ in 0..4 {
@@ -396,26 +401,10 @@ mod tests {
         assert_eq!(snap.outcome(Outcome::Ok).buckets[5], 1);
         assert_eq!(snap.outcome(Outcome::Ok).buckets[6], 1);
     }
-}
-
-#[cfg(test)]
-mod shard_tests {
-    use super::*;
 
     #[test]
     fn counts_stay_exact_with_more_threads_than_owned_shards() {
-        static SITE: HandlerSite = HandlerSite::new(HandlerMeta {
-            kind: HandlerKind::Query,
-            name: "many",
-            message: "Many",
-            aggregate: None,
-            projection: None,
-            saga: None,
-            module: "m",
-            file: "f",
-            line: 1,
-            is_async: false,
-        });
+        static SITE: HandlerSite = HandlerSite::new(meta(HandlerKind::Query, "many"));
         let barrier = std::sync::Barrier::new(3 * OWNED_SHARDS);
         std::thread::scope(|s| {
             for _ in 0..3 * OWNED_SHARDS {
