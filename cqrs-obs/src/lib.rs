@@ -3,7 +3,9 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod anomaly;
 pub mod context;
+pub mod dashboards;
 pub mod handler;
 pub mod health;
 mod init;

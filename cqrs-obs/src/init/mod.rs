@@ -364,6 +364,7 @@ impl Ticker {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
                     crate::metrics::upkeep();
                     crate::slo::tick();
+                    crate::anomaly::tick();
                 }
                 crate::metrics::upkeep();
             })
