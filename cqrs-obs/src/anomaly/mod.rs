@@ -3,6 +3,25 @@
 
 use axum::Router;
 
+mod detector;
+mod pattern;
+mod robust;
+mod score;
+mod seasonal;
+#[cfg(test)]
+mod testing;
+mod threshold;
+mod window;
+mod zscore;
+
+pub use detector::Detector;
+pub use pattern::Pattern;
+pub use robust::{Iqr, Mad};
+pub use score::{normal_tail, ParseSeverityError, Severity, Verdict};
+pub use seasonal::Seasonal;
+pub use threshold::Threshold;
+pub use zscore::ZScore;
+
 /// The admin routes of this module (`/anomalies`).
 pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()

@@ -1,0 +1,242 @@
+//! Order-statistics detectors over a sorted rolling window: IQR with Tukey fences and the
+//! robust (MAD) z-score. O(log w) comparisons per point plus a `memmove` of at most `w`
+//! values; MAD itself is an O(log w) selection over the sorted window.
+
+use super::detector::{scale_floor, Detector};
+use super::score::{clamp_input, finite, sigma_score, Severity, Verdict};
+use super::window::{Ring, Sorted};
+
+/// The interquartile range of a normal distribution in standard deviations.
+const IQR_SIGMAS: f64 = 1.348_979_5;
+/// The MAD of a normal distribution in standard deviations.
+const MAD_SIGMAS: f64 = 0.674_489_75;
+
+#[derive(Debug, Clone)]
+struct Window {
+    ring: Ring,
+    sorted: Sorted,
+    min_points: usize,
+}
+
+impl Window {
+    fn new(window: usize) -> Window {
+        let window = window.max(3);
+        Window {
+            ring: Ring::new(window),
+            sorted: Sorted::new(window),
+            min_points: (window / 2).max(5).min(window),
+        }
+    }
+
+    #[inline]
+    fn ready(&self) -> bool {
+        self.sorted.len() >= self.min_points
+    }
+
+    #[inline]
+    fn push(&mut self, x: f64) {
+        let out = self.ring.push(x);
+        self.sorted.replace(out, x);
+    }
+
+    fn clear(&mut self) {
+        self.ring.clear();
+        self.sorted.clear();
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.ring.heap_bytes() + self.sorted.heap_bytes()
+    }
+}
+
+/// Tukey's fences: a point beyond `Q1 - 1.5 IQR` or `Q3 + 1.5 IQR` is an outlier, beyond
+/// `3 IQR` a far-out one.
+///
+/// The deviation is expressed in the standard deviations a normal distribution with the same
+/// IQR would have; the severity follows the fences (1.5 IQR low, 2.25 medium, 3 high, 6
+/// critical).
+///
+/// ```
+/// use cqrs_obs::anomaly::{Detector, Iqr, Severity};
+/// let mut d = Iqr::new(100);
+/// for i in 0..100 {
+///     d.update(i, (i % 10) as f64);
+/// }
+/// assert_eq!(d.update(100, 5.0).severity, Severity::None);
+/// assert!(d.update(101, 60.0).severity >= Severity::High);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Iqr {
+    w: Window,
+}
+
+impl Iqr {
+    /// A detector over the last `window` points (at least 3).
+    pub fn new(window: usize) -> Iqr {
+        Iqr {
+            w: Window::new(window),
+        }
+    }
+}
+
+impl Detector for Iqr {
+    fn name(&self) -> &'static str {
+        "iqr"
+    }
+
+    #[inline]
+    fn update(&mut self, _timestamp_ms: i64, value: f64) -> Verdict {
+        let Some(x) = clamp_input(value) else {
+            return Verdict::NONE;
+        };
+        let verdict = if self.w.ready() {
+            let s = &self.w.sorted;
+            let (q1, med, q3) = (s.quantile(0.25), s.quantile(0.5), s.quantile(0.75));
+            let iqr = (q3 - q1).max(scale_floor(med));
+            let fence = if x > q3 {
+                (x - q3) / iqr
+            } else if x < q1 {
+                (x - q1) / iqr
+            } else {
+                0.0
+            };
+            let deviation = finite((x - med) / iqr * IQR_SIGMAS);
+            let k = fence.abs();
+            let severity = if k >= 6.0 {
+                Severity::Critical
+            } else if k >= 3.0 {
+                Severity::High
+            } else if k >= 2.25 {
+                Severity::Medium
+            } else if k >= 1.5 {
+                Severity::Low
+            } else {
+                Severity::None
+            };
+            Verdict {
+                score: sigma_score(deviation),
+                severity,
+                deviation,
+            }
+        } else {
+            Verdict::NONE
+        };
+        self.w.push(x);
+        verdict
+    }
+
+    fn reset(&mut self) {
+        self.w.clear();
+    }
+
+    fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.w.heap_bytes()
+    }
+}
+
+/// The robust z-score `(x - median) / (1.4826 MAD)`: unmoved by the outliers it looks for.
+///
+/// ```
+/// use cqrs_obs::anomaly::{Detector, Mad, Severity};
+/// let mut d = Mad::new(100);
+/// for i in 0..100 {
+///     // Outliers in the window do not widen the scale.
+///     d.update(i, if i % 25 == 0 { 1_000.0 } else { (i % 5) as f64 });
+/// }
+/// assert!(d.update(100, 12.0).severity >= Severity::High);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Mad {
+    w: Window,
+}
+
+impl Mad {
+    /// A detector over the last `window` points (at least 3).
+    pub fn new(window: usize) -> Mad {
+        Mad {
+            w: Window::new(window),
+        }
+    }
+}
+
+impl Detector for Mad {
+    fn name(&self) -> &'static str {
+        "mad"
+    }
+
+    #[inline]
+    fn update(&mut self, _timestamp_ms: i64, value: f64) -> Verdict {
+        let Some(x) = clamp_input(value) else {
+            return Verdict::NONE;
+        };
+        let verdict = if self.w.ready() {
+            let med = self.w.sorted.quantile(0.5);
+            let mad = self.w.sorted.mad(med).max(scale_floor(med));
+            if x == med {
+                Verdict::NONE
+            } else {
+                Verdict::from_deviation((x - med) / mad * MAD_SIGMAS)
+            }
+        } else {
+            Verdict::NONE
+        };
+        self.w.push(x);
+        verdict
+    }
+
+    fn reset(&mut self) {
+        self.w.clear();
+    }
+
+    fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.w.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    fn both() -> [Box<dyn Detector>; 2] {
+        [Box::new(Iqr::new(100)), Box::new(Mad::new(100))]
+    }
+
+    #[test]
+    fn find_a_spike_and_ignore_noise() {
+        for mut d in both() {
+            assert_eq!(run(d.as_mut(), &spike(1_000, 800, 12.0)), vec![800], "{d:?}");
+        }
+    }
+
+    #[test]
+    fn find_a_level_shift() {
+        for mut d in both() {
+            let flagged = run(d.as_mut(), &level_shift(1_000, 600, 8.0));
+            assert!(flagged.first().is_some_and(|i| (600..605).contains(i)), "{flagged:?}");
+        }
+    }
+
+    #[test]
+    fn find_a_variance_change() {
+        for mut d in both() {
+            let flagged = run(d.as_mut(), &variance_change(2_000, 1_000, 6.0));
+            assert!(flagged.iter().any(|i| (1_000..1_100).contains(i)), "{flagged:?}");
+            assert!(flagged.iter().all(|i| *i >= 1_000), "{flagged:?}");
+        }
+    }
+
+    #[test]
+    fn a_flat_line_raises_nothing() {
+        for mut d in both() {
+            assert!(run_at(d.as_mut(), &[5.0; 1_000], Severity::Low).is_empty());
+        }
+    }
+
+    #[test]
+    fn survive_hostile_input() {
+        for mut d in both() {
+            hostile(d.as_mut());
+        }
+    }
+}

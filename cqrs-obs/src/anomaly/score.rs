@@ -1,0 +1,252 @@
+//! What every detector returns: a score in [0, 1], a severity and the signed deviation behind
+//! them, plus the numeric helpers that map a deviation to a score without ever producing NaN.
+
+use serde::Serialize;
+
+/// How bad an anomaly is, from the deviation behind its score.
+///
+/// ```
+/// use cqrs_obs::anomaly::Severity;
+/// assert!(Severity::Critical > Severity::Low);
+/// assert_eq!(Severity::from_deviation(4.2), Severity::High);
+/// assert_eq!("medium".parse::<Severity>(), Ok(Severity::Medium));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Severity {
+    /// Nothing unusual.
+    #[default]
+    None,
+    /// Unusual (about 3 standard deviations).
+    Low,
+    /// Clearly unusual (about 3.5).
+    Medium,
+    /// Far out (about 4.5).
+    High,
+    /// Extreme (6 or more, or a hard limit crossed).
+    Critical,
+}
+
+impl Severity {
+    /// Severity of a deviation measured in standard deviations of a normal distribution.
+    pub fn from_deviation(sigmas: f64) -> Severity {
+        let d = sigmas.abs();
+        if d >= 6.0 {
+            Severity::Critical
+        } else if d >= 4.5 {
+            Severity::High
+        } else if d >= 3.5 {
+            Severity::Medium
+        } else if d >= 3.0 {
+            Severity::Low
+        } else {
+            Severity::None
+        }
+    }
+
+    /// The lowercase name used in labels and on the admin endpoint.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::None => "none",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown severity name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown severity `{0}` (expected none, low, medium, high or critical)")]
+pub struct ParseSeverityError(pub String);
+
+impl std::str::FromStr for Severity {
+    type Err = ParseSeverityError;
+
+    fn from_str(s: &str) -> Result<Severity, ParseSeverityError> {
+        Ok(match s {
+            "none" => Severity::None,
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            other => return Err(ParseSeverityError(other.to_owned())),
+        })
+    }
+}
+
+/// One detector's judgement of one point.
+///
+/// ```
+/// use cqrs_obs::anomaly::{Severity, Verdict};
+/// let v = Verdict::from_deviation(-5.0);
+/// assert!(v.score > 0.99 && v.score <= 1.0);
+/// assert_eq!(v.severity, Severity::High);
+/// assert!(v.deviation < 0.0);
+/// assert_eq!(Verdict::NONE.score, 0.0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Verdict {
+    /// How anomalous, in [0, 1]; never NaN.
+    pub score: f64,
+    /// The severity.
+    pub severity: Severity,
+    /// The signed deviation from what was expected, in (robust) standard deviations; positive
+    /// when the value is above the expectation. Always finite.
+    pub deviation: f64,
+}
+
+impl Verdict {
+    /// Not anomalous (also what detectors return while they learn, or for a non-finite value).
+    pub const NONE: Verdict = Verdict {
+        score: 0.0,
+        severity: Severity::None,
+        deviation: 0.0,
+    };
+
+    /// The verdict for a deviation in standard deviations: score `erf(|d| / sqrt 2)`, the
+    /// probability mass of a normal distribution closer to the mean than `d`.
+    pub fn from_deviation(deviation: f64) -> Verdict {
+        let d = finite(deviation);
+        Verdict {
+            score: sigma_score(d),
+            severity: Severity::from_deviation(d),
+            deviation: d,
+        }
+    }
+}
+
+/// Largest magnitude a detector stores: squares and sums of a window stay finite.
+pub(crate) const MAX_MAGNITUDE: f64 = 1e150;
+/// Largest deviation reported.
+pub(crate) const MAX_DEVIATION: f64 = 1e6;
+
+/// Clamps a value into what detectors store (`None` for NaN).
+#[inline]
+pub(crate) fn clamp_input(value: f64) -> Option<f64> {
+    if value.is_nan() {
+        None
+    } else {
+        Some(value.clamp(-MAX_MAGNITUDE, MAX_MAGNITUDE))
+    }
+}
+
+/// A finite deviation: NaN becomes 0, infinities the largest deviation.
+#[inline]
+pub(crate) fn finite(d: f64) -> f64 {
+    if d.is_nan() {
+        0.0
+    } else {
+        d.clamp(-MAX_DEVIATION, MAX_DEVIATION)
+    }
+}
+
+/// `erf(|d| / sqrt 2)` in [0, 1] (Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7).
+#[inline]
+pub(crate) fn sigma_score(d: f64) -> f64 {
+    let x = finite(d).abs() * std::f64::consts::FRAC_1_SQRT_2;
+    if x == 0.0 {
+        return 0.0;
+    }
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    (1.0 - poly * (-x * x).exp()).clamp(0.0, 1.0)
+}
+
+/// The standard normal's upper tail `Q(z) = P(Z > z)` at full double precision (series below
+/// 3, continued fraction above), for scoring and for the reference detectors of benchmarks.
+///
+/// ```
+/// let q = cqrs_obs::anomaly::normal_tail(1.959_963_984_540_054);
+/// assert!((q - 0.025).abs() < 1e-15);
+/// assert_eq!(cqrs_obs::anomaly::normal_tail(0.0), 0.5);
+/// ```
+pub fn normal_tail(z: f64) -> f64 {
+    if z.is_nan() {
+        return f64::NAN;
+    }
+    if z < 0.0 {
+        return 1.0 - normal_tail(-z);
+    }
+    0.5 * erfc(z * std::f64::consts::FRAC_1_SQRT_2)
+}
+
+/// `erfc(x)` for `x >= 0`.
+fn erfc(x: f64) -> f64 {
+    if x < 2.5 {
+        // erf(x) = 2/sqrt(pi) e^{-x^2} sum 2^n x^{2n+1} / (1*3*...*(2n+1)): positive terms.
+        let mut term = x;
+        let mut sum = x;
+        let mut n = 0.0;
+        while term > sum * 1e-17 {
+            n += 1.0;
+            term *= 2.0 * x * x / (2.0 * n + 1.0);
+            sum += term;
+        }
+        1.0 - 2.0 / std::f64::consts::PI.sqrt() * (-x * x).exp() * sum
+    } else {
+        // Continued fraction erfc(x) = e^{-x^2}/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ..)))),
+        // evaluated with the modified Lentz method.
+        let tiny = 1e-300;
+        let mut f = x;
+        let mut c = x;
+        let mut d = 0.0;
+        for k in 1..200 {
+            let a = k as f64 * 0.5;
+            d = x + a * d;
+            d = if d == 0.0 { tiny } else { d };
+            c = x + a / c;
+            c = if c == 0.0 { tiny } else { c };
+            d = 1.0 / d;
+            let delta = c * d;
+            f *= delta;
+            if (delta - 1.0).abs() < 1e-16 {
+                break;
+            }
+        }
+        (-x * x).exp() / (std::f64::consts::PI.sqrt() * f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_tail_matches_known_values() {
+        let cases = [
+            (1.0, 0.158_655_253_931_457_05),
+            (2.0, 0.022_750_131_948_179_21),
+            (3.0, 0.001_349_898_031_630_094_6),
+            (4.0, 3.167_124_183_311_992e-5),
+            (6.0, 9.865_876_450_376_98e-10),
+            (10.0, 7.619_853_024_160_527e-24),
+        ];
+        for (z, q) in cases {
+            let got = normal_tail(z);
+            assert!((got - q).abs() <= q * 1e-12, "Q({z}) = {got}, expected {q}");
+        }
+        assert!(normal_tail(40.0) >= 0.0);
+    }
+
+    #[test]
+    fn sigma_score_is_close_to_the_exact_one() {
+        for i in 0..200 {
+            let d = i as f64 * 0.05;
+            let exact = 1.0 - 2.0 * normal_tail(d);
+            assert!((sigma_score(d) - exact).abs() < 2e-7, "{d}");
+        }
+        assert_eq!(sigma_score(f64::NAN), 0.0);
+        assert_eq!(sigma_score(f64::INFINITY), 1.0);
+    }
+}
