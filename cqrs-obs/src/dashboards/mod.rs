@@ -1,9 +1,144 @@
 //! Grafana dashboards: the JSON model, a builder, templates generated from the registry,
 //! and a client that deploys them through Grafana's HTTP API.
+//!
+//! Dashboards are generated from what the service registered — its handlers (through
+//! `inventory`) and its SLOs — so every panel names a metric and label values the service
+//! really exports. Six dashboards: system overview, performance, errors, business, SLOs and
+//! projections; three [`Template`]s: `minimal`, `development` (adds admin-endpoint links
+//! and finer intervals) and `production` (adds the SLO dashboard, SLO panels and alert
+//! thresholds equal to those of the generated Prometheus rules).
+//!
+//! Every query is scoped by the variables `$service` (the Prometheus `job`), `$instance` and
+//! `$handler` (the label that identifies a handler's series: the command type, the event
+//! handler's name, or the query type), and reads the data source chosen in `$datasource`.
+//! SLO panels read the recording rules of [`crate::slo::prometheus_rules`] (load that file
+//! into Prometheus).
+//!
+//! ```
+//! use cqrs_obs::dashboards::{self, Template};
+//!
+//! let all = dashboards::generate_all(Template::Production);
+//! assert_eq!(all.len(), 6);
+//! let json = dashboards::to_json(&all[0]);
+//! assert!(json.contains("\"schemaVersion\""));
+//! ```
+//!
+//! The admin endpoint serves them at `GET /dashboards/{template}` (a JSON array) and
+//! `GET /dashboards/{template}/{dashboard}` (one dashboard, ready to import).
 
-use axum::Router;
+mod builder;
+mod business;
+mod deploy;
+mod errors;
+mod generate;
+mod model;
+mod overview;
+mod performance;
+mod projections;
+mod query;
+mod slos;
 
-/// The admin routes of this module (`/dashboards/{template}`).
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+pub use builder::{DashboardBuilder, DashboardConfig, PanelSpec};
+pub use deploy::{Auth, DeployError, Deployed, GrafanaClient, RetryPolicy};
+pub use generate::{DashboardKind, Sources, Template, UnknownTemplate};
+pub use model::{
+    AnnotationQuery, Annotations, Dashboard, DashboardLink, DataSourceRef, FieldColor, FieldConfig,
+    FieldConfigSource, GridPos, Item, MappingResult, Panel, PanelType, RowPanel, RowType, Target,
+    TargetFormat, Templating, Threshold, Thresholds, ThresholdsMode, TimeRange, ValueMapping,
+    Variable, VariableOption, VariableType, GRID_COLUMNS, SCHEMA_VERSION,
+};
+pub use slos::BURN_ALERT;
+
+/// The dashboards of `template` for this service: its registered handlers and SLOs
+/// ([`Sources::from_registry`]). Five dashboards, six with [`Template::Production`].
+///
+/// ```
+/// let minimal = cqrs_obs::dashboards::generate_all(cqrs_obs::dashboards::Template::Minimal);
+/// assert!(minimal.iter().all(|d| d.uid.ends_with("-min")));
+/// ```
+pub fn generate_all(template: Template) -> Vec<Dashboard> {
+    generate_all_for(&Sources::from_registry(), template)
+}
+
+/// The dashboards of `template` for any [`Sources`].
+///
+/// ```
+/// use cqrs_obs::dashboards::{generate_all_for, Sources, Template};
+/// let sources = Sources { service: "bank".into(), handlers: vec![], slos: vec![],
+///                         admin_url: "http://127.0.0.1:9464".into() };
+/// let dashboards = generate_all_for(&sources, Template::Development);
+/// assert_eq!(dashboards[0].uid, "bank-overview-dev");
+/// ```
+pub fn generate_all_for(sources: &Sources, template: Template) -> Vec<Dashboard> {
+    DashboardKind::ALL
+        .into_iter()
+        .filter_map(|kind| generate::generate(sources, template, kind))
+        .collect()
+}
+
+/// One dashboard of `template` for this service; `None` for [`DashboardKind::Slos`]
+/// outside [`Template::Production`].
+///
+/// ```
+/// use cqrs_obs::dashboards::{generate, DashboardKind, Template};
+/// assert!(generate(Template::Minimal, DashboardKind::Slos).is_none());
+/// assert!(generate(Template::Production, DashboardKind::Slos).is_some());
+/// ```
+pub fn generate(template: Template, kind: DashboardKind) -> Option<Dashboard> {
+    generate::generate(&Sources::from_registry(), template, kind)
+}
+
+/// Pretty-printed JSON of a dashboard, as Grafana's "Import dashboard" accepts it.
+///
+/// ```
+/// let d = cqrs_obs::dashboards::DashboardBuilder::new("u", "T").build();
+/// assert!(cqrs_obs::dashboards::to_json(&d).starts_with('{'));
+/// ```
+pub fn to_json(dashboard: &Dashboard) -> String {
+    serde_json::to_string_pretty(dashboard).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn not_found(message: String) -> Response {
+    let body = serde_json::json!({"error": {"code": "not_found", "message": message}});
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
+
+async fn all_of(Path(template): Path<String>) -> Response {
+    match template.parse::<Template>() {
+        Ok(template) => Json(generate_all(template)).into_response(),
+        Err(e) => not_found(e.to_string()),
+    }
+}
+
+async fn one_of(Path((template, kind)): Path<(String, String)>) -> Response {
+    let template = match template.parse::<Template>() {
+        Ok(template) => template,
+        Err(e) => return not_found(e.to_string()),
+    };
+    let found = DashboardKind::ALL
+        .into_iter()
+        .find(|k| k.slug() == kind)
+        .and_then(|k| generate(template, k));
+    match found {
+        Some(dashboard) => Json(dashboard).into_response(),
+        None => not_found(format!(
+            "no dashboard `{kind}` in the `{}` template; expected one of overview, performance, errors, business, projections{}",
+            template.as_str(),
+            if template == Template::Production { ", slos" } else { "" }
+        )),
+    }
+}
+
+/// The admin routes of this module (`/dashboards/{template}`,
+/// `/dashboards/{template}/{dashboard}`).
 pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
+        .route("/dashboards/{template}", get(all_of))
+        .route("/dashboards/{template}/{dashboard}", get(one_of))
 }

@@ -1,0 +1,505 @@
+//! A fluent builder that lays panels out on Grafana's 24-column grid.
+//!
+//! Panels flow left to right and wrap to a new line when the next one does not fit; a row
+//! header always starts a new line and spans the grid. Ids are assigned in order from 1 and
+//! query `refId`s per panel from `A`, so a built dashboard has unique ids by construction.
+
+use serde_json::{json, Map, Value};
+
+use super::model::{
+    AnnotationQuery, Annotations, Dashboard, DashboardLink, DataSourceRef, FieldConfig,
+    FieldConfigSource, GridPos, Item, Panel, PanelType, RowPanel, RowType, Target, TargetFormat,
+    Templating, Thresholds, TimeRange, ValueMapping, Variable, GRID_COLUMNS, SCHEMA_VERSION,
+};
+
+/// Dashboard-wide settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DashboardConfig {
+    /// Auto-refresh (`30s`); empty for none.
+    pub refresh: String,
+    /// Default range start (`now-6h`).
+    pub time_from: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Data source of every query.
+    pub datasource: DataSourceRef,
+    /// Minimum query interval of every panel (`5s`), if any.
+    pub min_interval: Option<String>,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        DashboardConfig {
+            refresh: "30s".into(),
+            time_from: "now-6h".into(),
+            tags: vec!["cqrs-obs".into()],
+            datasource: DataSourceRef::prometheus_variable(),
+            min_interval: None,
+        }
+    }
+}
+
+/// A panel before layout: what it shows and how big it is.
+///
+/// ```
+/// use cqrs_obs::dashboards::PanelSpec;
+/// let spec = PanelSpec::timeseries("Commands/s")
+///     .query("sum(rate(cqrs_commands_total[$__rate_interval]))", "commands")
+///     .unit("reqps")
+///     .size(12, 8);
+/// assert_eq!(spec.width(), 12);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct PanelSpec {
+    kind: PanelType,
+    title: String,
+    queries: Vec<(String, Option<String>, TargetFormat, bool)>,
+    field: FieldConfig,
+    options: Map<String, Value>,
+    links: Vec<DashboardLink>,
+    w: u32,
+    h: u32,
+}
+
+impl PanelSpec {
+    /// A panel of any type, 8 × 8 by default.
+    pub fn new(kind: PanelType, title: &str) -> PanelSpec {
+        PanelSpec {
+            kind,
+            title: title.to_owned(),
+            queries: Vec::new(),
+            field: FieldConfig::default(),
+            options: Map::new(),
+            links: Vec::new(),
+            w: 8,
+            h: 8,
+        }
+    }
+
+    /// A time series graph with a legend table.
+    pub fn timeseries(title: &str) -> PanelSpec {
+        let mut spec = PanelSpec::new(PanelType::Timeseries, title).size(12, 8);
+        spec.options = object(json!({
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": true, "calcs": []},
+            "tooltip": {"mode": "multi", "sort": "desc"}
+        }));
+        spec.field.custom =
+            object(json!({"fillOpacity": 10, "lineWidth": 1, "showPoints": "never"}));
+        spec
+    }
+
+    /// A single number (last value of the query).
+    pub fn stat(title: &str) -> PanelSpec {
+        let mut spec = PanelSpec::new(PanelType::Stat, title).size(4, 4);
+        spec.options = object(json!({
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false},
+            "colorMode": "value", "graphMode": "area", "justifyMode": "auto",
+            "orientation": "auto", "textMode": "auto"
+        }));
+        spec
+    }
+
+    /// A gauge (last value between min and max).
+    pub fn gauge(title: &str) -> PanelSpec {
+        let mut spec = PanelSpec::new(PanelType::Gauge, title).size(6, 6);
+        spec.options = object(json!({
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false},
+            "showThresholdLabels": false, "showThresholdMarkers": true
+        }));
+        spec
+    }
+
+    /// A heatmap of histogram buckets (queries are read as `format: heatmap`).
+    pub fn heatmap(title: &str) -> PanelSpec {
+        let mut spec = PanelSpec::new(PanelType::Heatmap, title).size(12, 8);
+        spec.options = object(json!({
+            "calculate": false,
+            "cellGap": 1,
+            "color": {"mode": "scheme", "scheme": "Oranges", "steps": 64, "exponent": 0.5, "fill": "dark-orange", "reverse": false, "scale": "exponential"},
+            "yAxis": {"axisPlacement": "left", "unit": "s", "reverse": false},
+            "rowsFrame": {"layout": "auto"},
+            "tooltip": {"mode": "single", "yHistogram": false, "showColorScale": false},
+            "legend": {"show": true},
+            "exemplars": {"color": "rgba(255,0,255,0.7)"},
+            "cellValues": {},
+            "filterValues": {"le": 1e-9},
+            "showValue": "auto"
+        }));
+        spec
+    }
+
+    /// A table of instant query results.
+    pub fn table(title: &str) -> PanelSpec {
+        let mut spec = PanelSpec::new(PanelType::Table, title).size(24, 8);
+        spec.options = object(json!({"showHeader": true, "cellHeight": "sm"}));
+        spec
+    }
+
+    /// A Markdown text panel.
+    pub fn text(title: &str, markdown: &str) -> PanelSpec {
+        let mut spec = PanelSpec::new(PanelType::Text, title).size(24, 3);
+        spec.options = object(json!({"mode": "markdown", "content": markdown}));
+        spec
+    }
+
+    /// Grafana's alert list, showing the alerts named `alert_name` with `label_filter`
+    /// (`{slo_id="x"}`).
+    pub fn alert_list(title: &str, alert_name: &str, label_filter: &str) -> PanelSpec {
+        let mut spec = PanelSpec::new(PanelType::AlertList, title).size(24, 6);
+        spec.options = object(json!({
+            "viewMode": "list", "groupMode": "default", "groupBy": [], "maxItems": 20,
+            "sortOrder": 1, "dashboardAlerts": false, "alertName": alert_name,
+            "alertInstanceLabelFilter": label_filter, "datasource": "${datasource}",
+            "stateFilter": {"firing": true, "pending": true, "noData": false, "normal": false, "error": true}
+        }));
+        spec
+    }
+
+    /// Adds a PromQL query shown with `legend` (`{{command}}`).
+    pub fn query(mut self, expr: &str, legend: &str) -> PanelSpec {
+        let format = match self.kind {
+            PanelType::Heatmap => TargetFormat::Heatmap,
+            PanelType::Table => TargetFormat::Table,
+            _ => TargetFormat::TimeSeries,
+        };
+        let instant = self.kind == PanelType::Table;
+        let legend = (!legend.is_empty()).then(|| legend.to_owned());
+        self.queries
+            .push((expr.to_owned(), legend, format, instant));
+        self
+    }
+
+    /// Sets the width (columns, clamped to 1..=24) and height.
+    pub fn size(mut self, w: u32, h: u32) -> PanelSpec {
+        self.w = w.clamp(1, GRID_COLUMNS);
+        self.h = h.max(1);
+        self
+    }
+
+    /// The width in columns.
+    pub fn width(&self) -> u32 {
+        self.w
+    }
+
+    /// Sets the unit (`s`, `reqps`, `percentunit`, `short`).
+    pub fn unit(mut self, unit: &str) -> PanelSpec {
+        self.field.unit = Some(unit.to_owned());
+        self
+    }
+
+    /// Sets the value range.
+    pub fn range(mut self, min: Option<f64>, max: Option<f64>) -> PanelSpec {
+        self.field.min = min;
+        self.field.max = max;
+        self
+    }
+
+    /// Sets colour thresholds; on a time series they are also drawn as dashed lines.
+    pub fn thresholds(mut self, thresholds: Thresholds) -> PanelSpec {
+        if self.kind == PanelType::Timeseries {
+            self.field
+                .custom
+                .insert("thresholdsStyle".into(), json!({"mode": "dashed"}));
+        }
+        if matches!(self.kind, PanelType::Stat | PanelType::Gauge) {
+            self.field.color = Some(super::model::FieldColor {
+                mode: "thresholds".into(),
+            });
+        }
+        self.field.thresholds = Some(thresholds);
+        self
+    }
+
+    /// Adds value mappings (`1` → `UP`).
+    pub fn mappings(mut self, mappings: Vec<ValueMapping>) -> PanelSpec {
+        self.field.mappings.extend(mappings);
+        self
+    }
+
+    /// Stacks the series of a time series panel.
+    pub fn stacked(mut self) -> PanelSpec {
+        self.field
+            .custom
+            .insert("stacking".into(), json!({"mode": "normal", "group": "A"}));
+        self
+    }
+
+    /// Adds a link to the panel header.
+    pub fn link(mut self, link: DashboardLink) -> PanelSpec {
+        self.links.push(link);
+        self
+    }
+
+    /// Sets one visualisation option.
+    pub fn option(mut self, key: &str, value: Value) -> PanelSpec {
+        self.options.insert(key.to_owned(), value);
+        self
+    }
+
+    fn into_panel(self, id: u32, grid_pos: GridPos, config: &DashboardConfig) -> Panel {
+        let has_queries = !self.queries.is_empty();
+        let targets = self
+            .queries
+            .into_iter()
+            .enumerate()
+            .map(|(i, (expr, legend_format, format, instant))| Target {
+                ref_id: ref_id(i),
+                expr,
+                legend_format,
+                format,
+                instant,
+                range: !instant,
+                datasource: Some(config.datasource.clone()),
+            })
+            .collect();
+        Panel {
+            id,
+            kind: self.kind,
+            title: self.title,
+            grid_pos,
+            datasource: has_queries.then(|| config.datasource.clone()),
+            targets,
+            field_config: FieldConfigSource {
+                defaults: self.field,
+                overrides: Vec::new(),
+            },
+            options: self.options,
+            links: self.links,
+            interval: config.min_interval.clone().filter(|_| has_queries),
+        }
+    }
+}
+
+/// `A`..`Z`, then `AA`, `AB`, ...
+fn ref_id(i: usize) -> String {
+    let letter = |n: usize| char::from(b'A' + (n % 26) as u8);
+    if i < 26 {
+        letter(i).to_string()
+    } else {
+        format!("{}{}", letter(i / 26 - 1), letter(i))
+    }
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// Builds a [`Dashboard`], placing panels on the grid.
+///
+/// ```
+/// use cqrs_obs::dashboards::{DashboardBuilder, PanelSpec};
+/// let dashboard = DashboardBuilder::new("bank-overview", "Bank overview")
+///     .row("Traffic")
+///     .stat_panel("Commands/s", "sum(rate(cqrs_commands_total[$__rate_interval]))")
+///     .timeseries_panel("Throughput", "sum by (command) (rate(cqrs_commands_total[$__rate_interval]))")
+///     .panel(PanelSpec::text("About", "Generated by cqrs-obs"))
+///     .build();
+/// assert_eq!(dashboard.all_panels().count(), 3);
+/// ```
+#[derive(Debug, Clone)]
+pub struct DashboardBuilder {
+    uid: String,
+    title: String,
+    config: DashboardConfig,
+    variables: Vec<Variable>,
+    links: Vec<DashboardLink>,
+    items: Vec<Item>,
+    next_id: u32,
+    x: u32,
+    y: u32,
+    line_height: u32,
+}
+
+impl DashboardBuilder {
+    /// An empty dashboard with the default [`DashboardConfig`].
+    pub fn new(uid: &str, title: &str) -> DashboardBuilder {
+        DashboardBuilder {
+            uid: uid.to_owned(),
+            title: title.to_owned(),
+            config: DashboardConfig::default(),
+            variables: Vec::new(),
+            links: Vec::new(),
+            items: Vec::new(),
+            next_id: 1,
+            x: 0,
+            y: 0,
+            line_height: 0,
+        }
+    }
+
+    /// Replaces the dashboard-wide settings (set them before adding panels: the data source
+    /// and interval are copied into each panel).
+    pub fn config(mut self, config: DashboardConfig) -> DashboardBuilder {
+        self.config = config;
+        self
+    }
+
+    /// Adds a template variable.
+    pub fn variable(mut self, variable: Variable) -> DashboardBuilder {
+        self.variables.push(variable);
+        self
+    }
+
+    /// Adds a link at the top of the dashboard.
+    pub fn link(mut self, link: DashboardLink) -> DashboardBuilder {
+        self.links.push(link);
+        self
+    }
+
+    fn new_line(&mut self) {
+        if self.x > 0 || self.line_height > 0 {
+            self.y += self.line_height;
+        }
+        self.x = 0;
+        self.line_height = 0;
+    }
+
+    /// Starts a row: a full-width header on a new line.
+    pub fn row(mut self, title: &str) -> DashboardBuilder {
+        self.new_line();
+        let id = self.take_id();
+        self.items.push(Item::Row(RowPanel {
+            kind: RowType::Row,
+            id,
+            title: title.to_owned(),
+            collapsed: false,
+            grid_pos: GridPos {
+                x: 0,
+                y: self.y,
+                w: GRID_COLUMNS,
+                h: 1,
+            },
+            panels: Vec::new(),
+        }));
+        self.y += 1;
+        self
+    }
+
+    fn take_id(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Adds a panel at the next place it fits.
+    pub fn panel(mut self, spec: PanelSpec) -> DashboardBuilder {
+        if self.x + spec.w > GRID_COLUMNS {
+            self.new_line();
+        }
+        let grid_pos = GridPos {
+            x: self.x,
+            y: self.y,
+            w: spec.w,
+            h: spec.h,
+        };
+        self.x += spec.w;
+        self.line_height = self.line_height.max(spec.h);
+        let id = self.take_id();
+        let panel = spec.into_panel(id, grid_pos, &self.config);
+        self.items.push(Item::Panel(Box::new(panel)));
+        self
+    }
+
+    /// Adds every panel of `specs`.
+    pub fn panels(self, specs: impl IntoIterator<Item = PanelSpec>) -> DashboardBuilder {
+        specs.into_iter().fold(self, DashboardBuilder::panel)
+    }
+
+    /// Adds a stat panel showing `promql`.
+    pub fn stat_panel(self, title: &str, promql: &str) -> DashboardBuilder {
+        self.panel(PanelSpec::stat(title).query(promql, ""))
+    }
+
+    /// Adds a time series panel showing `promql`.
+    pub fn timeseries_panel(self, title: &str, promql: &str) -> DashboardBuilder {
+        self.panel(PanelSpec::timeseries(title).query(promql, ""))
+    }
+
+    /// Adds a heatmap of the histogram buckets `promql` returns (grouped `by (le)`).
+    pub fn heatmap_panel(self, title: &str, promql: &str) -> DashboardBuilder {
+        self.panel(PanelSpec::heatmap(title).query(promql, "{{le}}"))
+    }
+
+    /// The dashboard.
+    pub fn build(self) -> Dashboard {
+        Dashboard {
+            id: None,
+            uid: self.uid,
+            title: self.title,
+            tags: self.config.tags,
+            timezone: "browser".into(),
+            editable: true,
+            graph_tooltip: 1,
+            schema_version: SCHEMA_VERSION,
+            version: 1,
+            refresh: self.config.refresh,
+            time: TimeRange {
+                from: self.config.time_from,
+                to: "now".into(),
+            },
+            templating: Templating {
+                list: self.variables,
+            },
+            annotations: Annotations {
+                list: vec![AnnotationQuery::built_in()],
+            },
+            links: self.links,
+            panels: self.items,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panels_wrap_on_the_grid_and_rows_start_new_lines() {
+        let d = DashboardBuilder::new("u", "t")
+            .panel(PanelSpec::stat("a").size(10, 4))
+            .panel(PanelSpec::stat("b").size(10, 6))
+            .panel(PanelSpec::stat("c").size(10, 4))
+            .row("r")
+            .panel(PanelSpec::stat("d").size(30, 2))
+            .build();
+        let pos: Vec<GridPos> = d
+            .panels
+            .iter()
+            .map(|i| match i {
+                Item::Panel(p) => p.grid_pos,
+                Item::Row(r) => r.grid_pos,
+            })
+            .collect();
+        let at = |x, y, w, h| GridPos { x, y, w, h };
+        assert_eq!(
+            pos,
+            [
+                at(0, 0, 10, 4),
+                at(10, 0, 10, 6),
+                at(0, 6, 10, 4),
+                at(0, 10, 24, 1),
+                at(0, 11, 24, 2)
+            ]
+        );
+        let ids: Vec<u32> = d
+            .panels
+            .iter()
+            .map(|i| match i {
+                Item::Panel(p) => p.id,
+                Item::Row(r) => r.id,
+            })
+            .collect();
+        assert_eq!(ids, [1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn ref_ids_are_letters() {
+        assert_eq!(ref_id(0), "A");
+        assert_eq!(ref_id(25), "Z");
+        assert_eq!(ref_id(26), "AA");
+        assert_eq!(ref_id(27), "AB");
+    }
+}

@@ -1,0 +1,471 @@
+//! Deploying dashboards through Grafana's HTTP API.
+//!
+//! `deploy` makes sure the folder exists (`GET /api/folders/{uid}`, then `POST /api/folders`
+//! when missing; the folder uid is derived from its title, so this is idempotent), then
+//! saves the dashboard with `POST /api/dashboards/db` and `overwrite: true`: deploying again
+//! replaces the dashboard with the same uid. Connection errors, timeouts, 429 and 5xx are
+//! retried with exponential backoff; 400, 401, 403, 404 and 412 are reported at once.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::model::Dashboard;
+
+/// How to authenticate to Grafana.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// No `Authorization` header.
+    None,
+    /// A service account token: `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// Basic auth with a user and password.
+    Basic {
+        /// User name.
+        user: String,
+        /// Password.
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Bearer(_) => f.write_str("Bearer(***)"),
+            Auth::Basic { user, .. } => write!(f, "Basic {{ user: {user:?}, password: *** }}"),
+        }
+    }
+}
+
+impl Auth {
+    fn header(&self) -> Option<String> {
+        match self {
+            Auth::None => None,
+            Auth::Bearer(token) => Some(format!("Bearer {token}")),
+            Auth::Basic { user, password } => Some(format!(
+                "Basic {}",
+                base64(format!("{user}:{password}").as_bytes())
+            )),
+        }
+    }
+}
+
+/// Standard base64 with padding (RFC 4648), for basic auth.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// When and how often to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included (at least 1).
+    pub attempts: u32,
+    /// Wait before the first retry; doubled after each.
+    pub initial_backoff: Duration,
+    /// Upper bound on one wait.
+    pub max_backoff: Duration,
+    /// Bound on one attempt (connect, send, read the answer).
+    pub timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a deployment failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeployError {
+    /// The Grafana URL is not a valid `http://` URL.
+    #[error("bad Grafana URL `{url}`: {reason}")]
+    Url {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// 400: Grafana refused the JSON.
+    #[error("{path}: Grafana refused the request (400 Bad Request): {message}")]
+    BadRequest {
+        /// The API path.
+        path: String,
+        /// Grafana's message.
+        message: String,
+    },
+    /// 401: missing or wrong credentials.
+    #[error("{path}: authentication failed (401 Unauthorized): check the token or user and password: {message}")]
+    Unauthorized {
+        /// The API path.
+        path: String,
+        /// Grafana's message.
+        message: String,
+    },
+    /// 403: the credentials lack a permission.
+    #[error("{path}: permission denied (403 Forbidden): the account needs the Editor role or dashboards:write on the folder: {message}")]
+    Forbidden {
+        /// The API path.
+        path: String,
+        /// Grafana's message.
+        message: String,
+    },
+    /// 412: a version conflict, or another dashboard with the same title in the folder.
+    #[error("{path}: precondition failed (412, `{status}`): {message}")]
+    Conflict {
+        /// The API path.
+        path: String,
+        /// Grafana's `status`: `version-mismatch`, `name-exists` or `plugin-dashboard`.
+        status: String,
+        /// Grafana's message.
+        message: String,
+    },
+    /// Any other answer, or a 5xx / 429 after the last retry.
+    #[error("{path}: HTTP {status} after {attempts} attempt(s): {message}")]
+    Status {
+        /// The API path.
+        path: String,
+        /// The status code.
+        status: u16,
+        /// Attempts made.
+        attempts: u32,
+        /// Grafana's message or body.
+        message: String,
+    },
+    /// No answer after the last retry.
+    #[error("{path}: Grafana did not answer after {attempts} attempt(s)")]
+    Unreachable {
+        /// The API path.
+        path: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last connection error or timeout.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A success whose body is not what Grafana sends.
+    #[error("{path}: unexpected answer body: {body}")]
+    Body {
+        /// The API path.
+        path: String,
+        /// The body.
+        body: String,
+    },
+}
+
+/// What Grafana answered to a saved dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Deployed {
+    /// Dashboard uid.
+    pub uid: String,
+    /// Path of the dashboard in Grafana (`/d/<uid>/<slug>`).
+    pub url: String,
+    /// New version number.
+    pub version: u64,
+    /// `success`.
+    pub status: String,
+}
+
+/// A client of Grafana's dashboard and folder API.
+///
+/// ```no_run
+/// use cqrs_obs::dashboards::{generate_all, Auth, GrafanaClient, Template};
+/// # async fn run() -> Result<(), cqrs_obs::dashboards::DeployError> {
+/// let grafana = GrafanaClient::new("http://127.0.0.1:3000", Auth::Bearer("glsa_...".into()))?;
+/// for dashboard in generate_all(Template::Production) {
+///     let saved = grafana.deploy(&dashboard, Some("Bank"), "cqrs-obs deploy").await?;
+///     println!("{}{}", grafana.url(), saved.url);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct GrafanaClient {
+    url: String,
+    auth: Auth,
+    retry: RetryPolicy,
+}
+
+/// One HTTP exchange's answer.
+struct Answer {
+    status: StatusCode,
+    body: String,
+}
+
+impl GrafanaClient {
+    /// A client for the Grafana at `url` (`http://host:3000`, with an optional path prefix).
+    /// `https://` is refused: this built-in client speaks plain HTTP only (put Grafana behind
+    /// a local TLS-terminating proxy, or export the JSON and provision it).
+    pub fn new(url: &str, auth: Auth) -> Result<GrafanaClient, DeployError> {
+        let bad = |reason| DeployError::Url {
+            url: url.to_owned(),
+            reason,
+        };
+        let uri: Uri = url.parse().map_err(|_| bad("not a URL"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => return Err(bad("https is not supported by the built-in client")),
+            _ => return Err(bad("expected http://host:port")),
+        }
+        if uri.host().is_none() || uri.query().is_some() {
+            return Err(bad("expected http://host:port[/path], without a query"));
+        }
+        Ok(GrafanaClient {
+            url: url.trim_end_matches('/').to_owned(),
+            auth,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    /// Replaces the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> GrafanaClient {
+        self.retry = retry;
+        self
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Saves `dashboard` into the folder titled `folder` (created if missing; `None` for the
+    /// General folder), replacing any dashboard with the same uid, with a version `message`.
+    pub async fn deploy(
+        &self,
+        dashboard: &Dashboard,
+        folder: Option<&str>,
+        message: &str,
+    ) -> Result<Deployed, DeployError> {
+        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let folder_uid = match folder {
+            Some(title) => Some(self.ensure_folder(&client, title).await?),
+            None => None,
+        };
+        let mut dashboard = serde_json::to_value(dashboard).unwrap_or(Value::Null);
+        dashboard["id"] = Value::Null;
+        let mut body = json!({"dashboard": dashboard, "overwrite": true, "message": message});
+        if let Some(uid) = folder_uid {
+            body["folderUid"] = Value::String(uid);
+        }
+        let path = "/api/dashboards/db";
+        let answer = self.send(&client, Method::POST, path, Some(&body)).await?;
+        serde_json::from_str(&answer.body).map_err(|_| DeployError::Body {
+            path: path.into(),
+            body: answer.body,
+        })
+    }
+
+    /// The folder's uid, creating the folder when it does not exist.
+    async fn ensure_folder(
+        &self,
+        client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+        title: &str,
+    ) -> Result<String, DeployError> {
+        let uid = folder_uid(title);
+        let path = format!("/api/folders/{uid}");
+        match self.send(client, Method::GET, &path, None).await {
+            Ok(_) => return Ok(uid),
+            Err(DeployError::Status { status: 404, .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let body = json!({"uid": uid, "title": title});
+        match self
+            .send(client, Method::POST, "/api/folders", Some(&body))
+            .await
+        {
+            Ok(_) => Ok(uid),
+            // Created concurrently by someone else: it exists now.
+            Err(DeployError::Status { status: 409, .. }) => Ok(uid),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn request(&self, method: &Method, path: &str, body: Option<&Value>) -> Request<Full<Bytes>> {
+        let bytes = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+        let mut builder = Request::builder()
+            .method(method.clone())
+            .uri(format!("{}{path}", self.url))
+            .header(header::ACCEPT, "application/json")
+            .header(
+                header::USER_AGENT,
+                concat!("cqrs-obs/", env!("CARGO_PKG_VERSION")),
+            );
+        if body.is_some() {
+            builder = builder.header(header::CONTENT_TYPE, "application/json");
+        }
+        if let Some(value) = self
+            .auth
+            .header()
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            builder = builder.header(header::AUTHORIZATION, value);
+        }
+        builder
+            .body(Full::new(bytes))
+            .unwrap_or_else(|_| Request::new(Full::new(Bytes::new())))
+    }
+
+    /// Sends one request with retries; `Ok` for 2xx only.
+    async fn send(
+        &self,
+        client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, DeployError> {
+        let attempts = self.retry.attempts.max(1);
+        let mut backoff = self.retry.initial_backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let request = self.request(&method, path, body);
+            let outcome = tokio::time::timeout(self.retry.timeout, async {
+                let response = client.request(request).await?;
+                let status = response.status();
+                let bytes = response.into_body().collect().await?.to_bytes();
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Answer {
+                    status,
+                    body: String::from_utf8_lossy(&bytes).into_owned(),
+                })
+            })
+            .await
+            .unwrap_or_else(|_| Err("timed out".into()));
+            let retryable = match &outcome {
+                Ok(answer) => {
+                    answer.status.is_server_error()
+                        || answer.status == StatusCode::TOO_MANY_REQUESTS
+                }
+                Err(_) => true,
+            };
+            if !retryable || attempt >= attempts {
+                return classify(path, attempt, outcome);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(self.retry.max_backoff);
+        }
+    }
+}
+
+/// Turns the last answer into a result.
+fn classify(
+    path: &str,
+    attempts: u32,
+    outcome: Result<Answer, Box<dyn std::error::Error + Send + Sync>>,
+) -> Result<Answer, DeployError> {
+    let answer = outcome.map_err(|source| DeployError::Unreachable {
+        path: path.into(),
+        attempts,
+        source,
+    })?;
+    if answer.status.is_success() {
+        return Ok(answer);
+    }
+    let json: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
+    let message = json["message"]
+        .as_str()
+        .map_or_else(|| answer.body.trim().to_owned(), str::to_owned);
+    let path = path.to_owned();
+    Err(match answer.status.as_u16() {
+        400 => DeployError::BadRequest { path, message },
+        401 => DeployError::Unauthorized { path, message },
+        403 => DeployError::Forbidden { path, message },
+        412 => DeployError::Conflict {
+            path,
+            status: json["status"]
+                .as_str()
+                .unwrap_or("precondition-failed")
+                .to_owned(),
+            message,
+        },
+        status => DeployError::Status {
+            path,
+            status,
+            attempts,
+            message,
+        },
+    })
+}
+
+/// A folder uid from its title: lowercase letters, digits and `-`, at most 40 bytes.
+fn folder_uid(title: &str) -> String {
+    let mut slug: String = title
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    slug.truncate(40);
+    let slug = slug.trim_matches('-');
+    if slug.is_empty() {
+        "cqrs-obs".to_owned()
+    } else {
+        slug.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("admin:admin", "YWRtaW46YWRtaW4="),
+        ] {
+            assert_eq!(base64(input.as_bytes()), want);
+        }
+    }
+
+    #[test]
+    fn urls_and_folder_uids() {
+        assert!(GrafanaClient::new("http://127.0.0.1:3000/", Auth::None).is_ok());
+        assert!(matches!(
+            GrafanaClient::new("https://grafana", Auth::None),
+            Err(DeployError::Url { .. })
+        ));
+        assert!(GrafanaClient::new("grafana:3000", Auth::None).is_err());
+        assert_eq!(folder_uid("Bank / Prod"), "bank---prod");
+        assert_eq!(
+            format!("{:?}", Auth::Bearer("s3cret".into())),
+            "Bearer(***)"
+        );
+    }
+}
