@@ -1,8 +1,12 @@
 //! Configuration: defaults, environment variables, builder overrides.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use tracing_subscriber::filter::Targets;
+
+use crate::logs::LokiFormat;
 
 use crate::trace::{EventParent, Protocol, Sampler, SamplerError};
 
@@ -34,6 +38,8 @@ pub enum AdminAddr {
 pub enum Console {
     /// Human-readable lines on stderr, each with the correlation id.
     Text,
+    /// One JSON object per line on stderr (the log entry's JSON form, after masking).
+    Json,
     /// No console output (and no global `tracing` subscriber installed by cqrs-obs).
     Off,
 }
@@ -54,6 +60,53 @@ pub(crate) struct Config {
     pub(crate) console: Console,
     pub(crate) log_filter: Targets,
     pub(crate) traces: TracesConfig,
+    pub(crate) logs: LogsConfig,
+}
+
+/// Where the local log store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoreDir {
+    /// `<temp dir>/cqrs-obs/<service>/logs`; if another process holds it, no store.
+    Default,
+    Off,
+    Dir(PathBuf),
+}
+
+/// The log settings: store, queue, masking, sinks.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LogsConfig {
+    pub(crate) store: StoreDir,
+    pub(crate) max_age: Duration,
+    pub(crate) max_bytes: u64,
+    pub(crate) queue: usize,
+    pub(crate) mask: Vec<String>,
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) loki: Option<String>,
+    pub(crate) loki_format: LokiFormat,
+    pub(crate) elasticsearch: Option<String>,
+    pub(crate) elasticsearch_index: Option<String>,
+    pub(crate) otlp: Option<String>,
+    /// Sinks configured in code.
+    pub(crate) sinks: Vec<crate::logs::SinkConfig>,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        LogsConfig {
+            store: StoreDir::Default,
+            max_age: Duration::from_secs(7 * 86_400),
+            max_bytes: 256 << 20,
+            queue: crate::logs::DEFAULT_QUEUE,
+            mask: Vec::new(),
+            file: None,
+            loki: None,
+            loki_format: LokiFormat::Protobuf,
+            elasticsearch: None,
+            elasticsearch_index: None,
+            otlp: None,
+            sinks: Vec::new(),
+        }
+    }
 }
 
 /// The trace settings: OTLP export, sampling, resource, event parenting.
@@ -90,6 +143,7 @@ impl Default for Config {
             console: Console::Text,
             log_filter: Targets::new().with_default(tracing::Level::INFO),
             traces: TracesConfig::default(),
+            logs: LogsConfig::default(),
         }
     }
 }
@@ -113,6 +167,153 @@ pub(crate) const TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 pub(crate) const TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 pub(crate) const RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 pub(crate) const EVENT_PARENT: &str = "CQRS_OBS_EVENT_PARENT";
+pub(crate) const LOG_STORE: &str = "CQRS_OBS_LOG_STORE";
+pub(crate) const LOG_RETENTION: &str = "CQRS_OBS_LOG_RETENTION";
+pub(crate) const LOG_MAX_SIZE: &str = "CQRS_OBS_LOG_MAX_SIZE";
+pub(crate) const LOG_QUEUE: &str = "CQRS_OBS_LOG_QUEUE";
+pub(crate) const LOG_MASK: &str = "CQRS_OBS_LOG_MASK";
+pub(crate) const LOG_FILE: &str = "CQRS_OBS_LOG_FILE";
+pub(crate) const LOG_LOKI_ENDPOINT: &str = "CQRS_OBS_LOG_LOKI_ENDPOINT";
+pub(crate) const LOG_LOKI_FORMAT: &str = "CQRS_OBS_LOG_LOKI_FORMAT";
+pub(crate) const LOG_ES_ENDPOINT: &str = "CQRS_OBS_LOG_ELASTICSEARCH_ENDPOINT";
+pub(crate) const LOG_ES_INDEX: &str = "CQRS_OBS_LOG_ELASTICSEARCH_INDEX";
+pub(crate) const OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
+
+pub(crate) fn parse_store_dir(var: &'static str, value: &str) -> Result<StoreDir, ConfigError> {
+    match value.trim() {
+        "" => Err(ConfigError {
+            var,
+            value: value.to_owned(),
+            expected: "`off` or a directory path",
+        }),
+        v if v.eq_ignore_ascii_case("off") => Ok(StoreDir::Off),
+        v => Ok(StoreDir::Dir(PathBuf::from(v))),
+    }
+}
+
+pub(crate) fn parse_retention(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    crate::logs::parse_duration(value)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| ConfigError {
+            var,
+            value: value.to_owned(),
+            expected: "a duration such as `12h`, `7d` or `30m`",
+        })
+}
+
+pub(crate) fn parse_size(var: &'static str, value: &str) -> Result<u64, ConfigError> {
+    let bad = || ConfigError {
+        var,
+        value: value.to_owned(),
+        expected: "a size such as `256MiB`, `1GiB`, `500MB` or a number of bytes",
+    };
+    let v = value.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let n: u64 = v[..split].parse().map_err(|_| bad())?;
+    let unit: u64 = match v[split..].trim() {
+        "" | "B" => 1,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(unit).filter(|n| *n > 0).ok_or_else(bad)
+}
+
+pub(crate) fn parse_queue(var: &'static str, value: &str) -> Result<usize, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| (1..=16_777_216).contains(n))
+        .ok_or_else(|| ConfigError {
+            var,
+            value: value.to_owned(),
+            expected: "a number of entries from 1 to 16777216",
+        })
+}
+
+pub(crate) fn parse_names(var: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
+    let names: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if names
+        .iter()
+        .any(|n| n.chars().any(|c| c.is_control() || c == '='))
+    {
+        return Err(ConfigError {
+            var,
+            value: value.to_owned(),
+            expected: "comma-separated field names such as `iban,pin`",
+        });
+    }
+    Ok(names)
+}
+
+pub(crate) fn parse_path(var: &'static str, value: &str) -> Result<Option<PathBuf>, ConfigError> {
+    match value.trim() {
+        "" => Err(ConfigError {
+            var,
+            value: value.to_owned(),
+            expected: "a file path",
+        }),
+        v => Ok(Some(PathBuf::from(v))),
+    }
+}
+
+/// An `http://` URL (the log sinks speak plain HTTP; put a proxy in front for TLS).
+pub(crate) fn parse_http_url(
+    var: &'static str,
+    value: &str,
+) -> Result<Option<String>, ConfigError> {
+    let trimmed = value.trim();
+    match trimmed.strip_prefix("http://") {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !rest.contains(char::is_whitespace) => {
+            Ok(Some(trimmed.to_owned()))
+        }
+        _ => Err(ConfigError {
+            var,
+            value: value.to_owned(),
+            expected: "an http:// URL such as `http://127.0.0.1:3100` (https is not supported for log sinks)",
+        }),
+    }
+}
+
+pub(crate) fn parse_loki_format(var: &'static str, value: &str) -> Result<LokiFormat, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "json" => Ok(LokiFormat::Json),
+        "protobuf" => Ok(LokiFormat::Protobuf),
+        _ => Err(ConfigError {
+            var,
+            value: value.to_owned(),
+            expected: "`protobuf` (snappy-compressed) or `json`",
+        }),
+    }
+}
+
+pub(crate) fn parse_index(var: &'static str, value: &str) -> Result<Option<String>, ConfigError> {
+    let v = value.trim();
+    let ok = !v.is_empty()
+        && !v.starts_with(['-', '_', '+'])
+        && v.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        });
+    if ok {
+        Ok(Some(v.to_owned()))
+    } else {
+        Err(ConfigError {
+            var,
+            value: value.to_owned(),
+            expected: "an index or data stream name: lowercase letters, digits, `-`, `_`, `.`",
+        })
+    }
+}
 
 pub(crate) fn parse_endpoint(
     var: &'static str,
@@ -272,11 +473,12 @@ pub(crate) fn parse_admin_addr(var: &'static str, value: &str) -> Result<AdminAd
 pub(crate) fn parse_console(var: &'static str, value: &str) -> Result<Console, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "text" => Ok(Console::Text),
+        "json" => Ok(Console::Json),
         "off" => Ok(Console::Off),
         _ => Err(ConfigError {
             var,
             value: value.to_owned(),
-            expected: "`text` or `off`",
+            expected: "`text`, `json` or `off`",
         }),
     }
 }
@@ -329,6 +531,7 @@ impl Config {
         var!(OTLP_PROTOCOL, parse_protocol, self.traces.protocol);
         var!(RESOURCE_ATTRIBUTES, parse_resource, self.traces.resource);
         var!(EVENT_PARENT, parse_event_parent, self.traces.event_parent);
+        self.apply_log_env(&get, &mut report)?;
         let arg = get(TRACES_SAMPLER_ARG);
         if let Some(name) = get(TRACES_SAMPLER) {
             match Sampler::parse(&name, arg.as_deref()) {
@@ -347,6 +550,38 @@ impl Config {
                 self.admin_token = Some(token.trim().to_owned());
             }
         }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn apply_log_env(
+        &mut self,
+        get: &impl Fn(&str) -> Option<String>,
+        report: &mut impl FnMut(ConfigError) -> Result<(), ConfigError>,
+    ) -> Result<(), ConfigError> {
+        macro_rules! var {
+            ($name:expr, $parse:expr, $field:expr) => {
+                if let Some(value) = get($name) {
+                    match $parse($name, &value) {
+                        Ok(parsed) => $field = parsed,
+                        Err(e) => report(e)?,
+                    }
+                }
+            };
+        }
+        let logs = &mut self.logs;
+        var!(LOG_STORE, parse_store_dir, logs.store);
+        var!(LOG_RETENTION, parse_retention, logs.max_age);
+        var!(LOG_MAX_SIZE, parse_size, logs.max_bytes);
+        var!(LOG_QUEUE, parse_queue, logs.queue);
+        var!(LOG_MASK, parse_names, logs.mask);
+        var!(LOG_FILE, parse_path, logs.file);
+        var!(LOG_LOKI_ENDPOINT, parse_http_url, logs.loki);
+        var!(LOG_LOKI_FORMAT, parse_loki_format, logs.loki_format);
+        var!(LOG_ES_ENDPOINT, parse_http_url, logs.elasticsearch);
+        var!(LOG_ES_INDEX, parse_index, logs.elasticsearch_index);
+        var!(OTLP_LOGS_ENDPOINT, parse_http_url, logs.otlp);
         Ok(())
     }
 }
@@ -493,6 +728,48 @@ mod tests {
             config.admin,
             AdminAddr::Listen("127.0.0.1:0".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn log_variables_apply_and_malformed_ones_name_themselves() {
+        let config = strict(&[
+            (LOG_STORE, "/var/lib/bank/logs"),
+            (LOG_RETENTION, "3d"),
+            (LOG_MAX_SIZE, "64MiB"),
+            (LOG_QUEUE, "1024"),
+            (LOG_MASK, "iban, pin"),
+            (LOG_LOKI_ENDPOINT, "http://127.0.0.1:3100"),
+            (LOG_LOKI_FORMAT, "json"),
+            (LOG_ES_INDEX, "logs-bank"),
+            (CONSOLE, "json"),
+        ])
+        .unwrap();
+        let logs = &config.logs;
+        assert_eq!(logs.store, StoreDir::Dir("/var/lib/bank/logs".into()));
+        assert_eq!(logs.max_age, Duration::from_secs(3 * 86_400));
+        assert_eq!((logs.max_bytes, logs.queue), (64 << 20, 1024));
+        assert_eq!(logs.mask, ["iban", "pin"]);
+        assert_eq!(logs.loki_format, LokiFormat::Json);
+        assert_eq!(config.console, Console::Json);
+        assert_eq!(
+            strict(&[(LOG_STORE, "OFF")]).unwrap().logs.store,
+            StoreDir::Off
+        );
+        for (var, value) in [
+            (LOG_RETENTION, "forever"),
+            (LOG_MAX_SIZE, "12 parsecs"),
+            (LOG_QUEUE, "0"),
+            (LOG_LOKI_ENDPOINT, "https://loki"),
+            (LOG_LOKI_FORMAT, "xml"),
+            (LOG_ES_ENDPOINT, "es:9200"),
+            (LOG_ES_INDEX, "Logs"),
+            (OTLP_LOGS_ENDPOINT, "collector"),
+            (LOG_STORE, " "),
+        ] {
+            let err = strict(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(err.to_string().contains("expected"), "{err}");
+        }
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub enum InitError {
     /// A health setting (`CQRS_OBS_HEALTH_*`) was malformed.
     #[error(transparent)]
     Health(#[from] crate::health::HealthError),
+    /// The log pipeline (store or a sink) could not start.
+    #[error("cannot start the log pipeline")]
+    Logs(#[source] crate::logs::LogsError),
 }
 
 static INITIALIZED: AtomicBool = AtomicBool::new(false);
@@ -102,6 +105,17 @@ pub struct Builder {
     log_filter: Option<String>,
     ignore_env: bool,
     traces: TraceSettings,
+    logs: LogSettings,
+}
+
+/// Log settings made in code.
+#[derive(Debug, Default, Clone)]
+struct LogSettings {
+    store: Option<config::StoreDir>,
+    retention: Option<(Duration, u64)>,
+    queue: Option<usize>,
+    mask: Vec<String>,
+    sinks: Vec<crate::logs::SinkConfig>,
 }
 
 /// Trace settings made in code.
@@ -172,6 +186,58 @@ impl Builder {
         self
     }
 
+    /// Keeps the local log store in `dir` (default: `CQRS_OBS_LOG_STORE`, else
+    /// `<temp dir>/cqrs-obs/<service>/logs`).
+    ///
+    /// ```no_run
+    /// let _guard = cqrs_obs::builder().log_store("/var/lib/bank/logs").init();
+    /// ```
+    pub fn log_store(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.logs.store = Some(config::StoreDir::Dir(dir.into()));
+        self
+    }
+
+    /// Runs without the local log store (`GET /logs` then finds nothing; sinks still work).
+    pub fn no_log_store(mut self) -> Self {
+        self.logs.store = Some(config::StoreDir::Off);
+        self
+    }
+
+    /// Removes stored log segments older than `max_age`, and the oldest while the store is
+    /// larger than `max_bytes` (default: `CQRS_OBS_LOG_RETENTION`, `CQRS_OBS_LOG_MAX_SIZE`,
+    /// else 7 days and 256 MiB).
+    pub fn log_retention(mut self, max_age: Duration, max_bytes: u64) -> Self {
+        self.logs.retention = Some((max_age, max_bytes));
+        self
+    }
+
+    /// Entries the log capture queue holds before new ones are dropped (default:
+    /// `CQRS_OBS_LOG_QUEUE`, else 65536).
+    pub fn log_queue_capacity(mut self, entries: usize) -> Self {
+        self.logs.queue = Some(entries.max(1));
+        self
+    }
+
+    /// Masks log fields (and `name=value` pairs in text) with this name, besides password,
+    /// secret, token, authorization, api key and card numbers (added to `CQRS_OBS_LOG_MASK`).
+    pub fn mask_field(mut self, name: impl Into<String>) -> Self {
+        self.logs.mask.push(name.into());
+        self
+    }
+
+    /// Sends logs to a sink too (added to those configured by environment variables).
+    ///
+    /// ```no_run
+    /// use cqrs_obs::logs::{LokiFormat, SinkConfig};
+    /// let _guard = cqrs_obs::builder()
+    ///     .log_sink(SinkConfig::loki("http://127.0.0.1:3100", LokiFormat::Protobuf))
+    ///     .init();
+    /// ```
+    pub fn log_sink(mut self, sink: crate::logs::SinkConfig) -> Self {
+        self.logs.sinks.push(sink);
+        self
+    }
+
     /// Ignore the environment: only defaults and builder settings apply.
     pub fn ignore_env(mut self) -> Self {
         self.ignore_env = true;
@@ -215,6 +281,19 @@ impl Builder {
             .traces
             .resource
             .extend(traces.resource.iter().cloned());
+        let logs = &self.logs;
+        if let Some(store) = &logs.store {
+            config.logs.store = store.clone();
+        }
+        if let Some((max_age, max_bytes)) = logs.retention {
+            config.logs.max_age = max_age;
+            config.logs.max_bytes = max_bytes;
+        }
+        if let Some(queue) = logs.queue {
+            config.logs.queue = queue;
+        }
+        config.logs.mask.extend(logs.mask.iter().cloned());
+        config.logs.sinks.extend(logs.sinks.iter().cloned());
         Ok(config)
     }
 
@@ -285,8 +364,14 @@ fn start_once(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
         }
         Err(e) => return Err(e),
     };
-    if config.console == Console::Text {
-        let installed = crate::logs::console::install(&config.log_filter);
+    let logs = start_logs(&config, mode)?;
+    if config.console != Console::Off {
+        let installed = crate::logs::console::install(
+            &config.log_filter,
+            config.console == Console::Json,
+            &config.logs.mask,
+            logs.as_ref().map(crate::logs::Pipeline::layer),
+        );
         if !installed {
             if mode == Mode::Strict {
                 return Err(InitError::SubscriberAlreadySet);
@@ -314,6 +399,7 @@ fn start_once(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
         ticker: Some(ticker),
         health: Some(health),
         traces,
+        logs,
         service_name: Some(config.service_name),
     })
 }
@@ -332,6 +418,100 @@ fn start_traces(config: &Config) -> Result<Option<crate::trace::TracePipeline>, 
     crate::trace::install_tracer(&traces)
         .map(Some)
         .map_err(InitError::Trace)
+}
+
+fn log_pipeline_config(
+    config: &Config,
+    store: Option<std::path::PathBuf>,
+) -> crate::logs::PipelineConfig {
+    use crate::logs::{ConsoleFormat, FileConfig, SinkConfig, StoreConfig};
+    let logs = &config.logs;
+    let resource = |key: &str| {
+        config
+            .traces
+            .resource
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let mut pipeline =
+        crate::logs::PipelineConfig::new(config.service_name.clone()).queue_capacity(logs.queue);
+    pipeline.service_version = resource("service.version");
+    pipeline.environment = resource("deployment.environment");
+    pipeline.mask = logs.mask.clone();
+    pipeline.store = store.map(|dir| {
+        StoreConfig::new(dir)
+            .max_age(logs.max_age)
+            .max_bytes(logs.max_bytes)
+    });
+    if config.console == Console::Json {
+        pipeline
+            .sinks
+            .push(SinkConfig::console(ConsoleFormat::Json).linger(Duration::from_millis(20)));
+    }
+    if let Some(path) = &logs.file {
+        pipeline.sinks.push(SinkConfig::file(FileConfig::new(path)));
+    }
+    if let Some(url) = &logs.loki {
+        pipeline.sinks.push(SinkConfig::loki(url, logs.loki_format));
+    }
+    if let Some(url) = &logs.elasticsearch {
+        let index = logs
+            .elasticsearch_index
+            .clone()
+            .unwrap_or_else(|| format!("logs-{}", config.service_name.to_ascii_lowercase()));
+        pipeline.sinks.push(SinkConfig::elasticsearch(url, index));
+    }
+    if let Some(url) = &logs.otlp {
+        pipeline.sinks.push(SinkConfig::otlp(url));
+    }
+    pipeline.sinks.extend(logs.sinks.iter().cloned());
+    pipeline
+}
+
+/// Starts the log pipeline. A default store directory held by another process means no
+/// store (said on stderr), whatever the mode; a configured one is an error in strict mode.
+fn start_logs(config: &Config, mode: Mode) -> Result<Option<crate::logs::Pipeline>, InitError> {
+    let store = match &config.logs.store {
+        config::StoreDir::Off => None,
+        config::StoreDir::Dir(dir) => Some(dir.clone()),
+        config::StoreDir::Default => {
+            let safe: String = config
+                .service_name
+                .chars()
+                .map(|c| {
+                    if c.is_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            Some(
+                std::env::temp_dir()
+                    .join("cqrs-obs")
+                    .join(safe)
+                    .join("logs"),
+            )
+        }
+    };
+    let pipeline = match crate::logs::Pipeline::start(log_pipeline_config(config, store)) {
+        Ok(p) => p,
+        Err(e) if config.logs.store == config::StoreDir::Default || mode == Mode::Lenient => {
+            eprintln!(
+                "cqrs-obs: {e}: {}; logs run without the local store",
+                std::error::Error::source(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            );
+            crate::logs::Pipeline::start(log_pipeline_config(config, None))
+                .map_err(InitError::Logs)?
+        }
+        Err(e) => return Err(InitError::Logs(e)),
+    };
+    pipeline.make_global();
+    Ok(Some(pipeline))
 }
 
 fn bind_admin(config: &Config) -> Result<Option<std::net::TcpListener>, InitError> {
@@ -386,6 +566,7 @@ pub struct ObsGuard {
     ticker: Option<Ticker>,
     health: Option<crate::health::Refresher>,
     traces: Option<crate::trace::TracePipeline>,
+    logs: Option<crate::logs::Pipeline>,
     service_name: Option<String>,
 }
 
@@ -405,6 +586,7 @@ impl ObsGuard {
             ticker: None,
             health: None,
             traces: None,
+            logs: None,
             service_name: None,
         }
     }
@@ -414,8 +596,8 @@ impl ObsGuard {
         self.admin.as_ref().map(AdminServer::addr)
     }
 
-    /// Exports the spans buffered so far now (blocks until the exporter answered or timed
-    /// out; a no-op without trace export). Dropping the guard does this too.
+    /// Exports the spans buffered so far and stores and ships the log entries captured so far
+    /// (blocks until the exporters answered or timed out). Dropping the guard does this too.
     ///
     /// ```no_run
     /// let guard = cqrs_obs::init();
@@ -424,6 +606,9 @@ impl ObsGuard {
     pub fn flush(&self) {
         if let Some(traces) = &self.traces {
             traces.flush();
+        }
+        if let Some(logs) = &self.logs {
+            logs.flush(Duration::from_secs(10));
         }
     }
 
@@ -446,5 +631,7 @@ impl Drop for ObsGuard {
         }
         // Flushes the spans still buffered and shuts the exporter down.
         drop(self.traces.take());
+        // Stores and ships the entries still queued, then stops the log threads.
+        drop(self.logs.take());
     }
 }

@@ -1,4 +1,5 @@
-//! Human-readable console lines with the correlation id of the message being handled.
+//! Human-readable console lines with the correlation id of the message being handled, with
+//! sensitive values masked.
 //!
 //! ```text
 //! 2026-11-27T06:01:02.345678Z  INFO bank::account: deposited amount=30 correlation_id=5f0c…
@@ -8,6 +9,7 @@ use std::fmt;
 
 use tracing::{Event, Subscriber};
 use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::format::DefaultFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
@@ -49,17 +51,63 @@ where
     }
 }
 
-/// Installs the console subscriber as the global default. `false` if one was already set.
-pub(crate) fn install(filter: &Targets) -> bool {
-    let layer = tracing_subscriber::fmt::layer()
-        .event_format(ContextFormat)
-        .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none(),
-        )
-        .with_writer(std::io::stderr);
+/// Formats event fields like `tracing-subscriber`'s default (`message key=value ...`), then
+/// masks sensitive values in the text (see [`Masker`](super::Masker)).
+#[derive(Debug, Clone, Default)]
+pub struct MaskedFields {
+    masker: super::Masker,
+}
+
+impl MaskedFields {
+    /// With the default sensitive names plus `extra`.
+    ///
+    /// ```
+    /// let fields = cqrs_obs::logs::console::MaskedFields::new(["iban"]);
+    /// # drop(fields);
+    /// ```
+    pub fn new<S: AsRef<str>>(extra: impl IntoIterator<Item = S>) -> MaskedFields {
+        MaskedFields {
+            masker: super::Masker::new(extra),
+        }
+    }
+}
+
+impl<'w> FormatFields<'w> for MaskedFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        writer: Writer<'w>,
+        fields: R,
+    ) -> fmt::Result {
+        let mut text = String::new();
+        DefaultFields::new().format_fields(Writer::new(&mut text), fields)?;
+        let mut writer = writer;
+        writer.write_str(&self.masker.mask_text(&text))
+    }
+}
+
+/// Installs the global subscriber: human lines on stderr (`json == false`, masked) or none
+/// (`json`: the pipeline's JSON console sink writes), the log capture layer and the
+/// OpenTelemetry bridge. `false` if a subscriber was already set.
+pub(crate) fn install(
+    filter: &Targets,
+    json: bool,
+    mask: &[String],
+    logs: Option<super::LogLayer>,
+) -> bool {
+    let human = (!json).then(|| {
+        tracing_subscriber::fmt::layer()
+            .event_format(ContextFormat)
+            .fmt_fields(MaskedFields::new(mask))
+            .with_ansi(
+                std::io::IsTerminal::is_terminal(&std::io::stderr())
+                    && std::env::var_os("NO_COLOR").is_none(),
+            )
+            .with_writer(std::io::stderr)
+            .with_filter(filter.clone())
+    });
     let subscriber = tracing_subscriber::registry()
-        .with(layer.with_filter(filter.clone()))
+        .with(human)
+        .with(logs.with_filter(filter.clone()))
         .with(crate::trace::otel_layer().with_filter(filter.clone()));
     tracing::subscriber::set_global_default(subscriber).is_ok()
 }
@@ -111,5 +159,38 @@ mod tests {
             root.message_id.unwrap()
         );
         assert!(lines[1].ends_with(&expected), "{text}");
+    }
+
+    #[test]
+    fn sensitive_fields_and_text_are_masked_on_the_console() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .event_format(ContextFormat)
+            .fmt_fields(MaskedFields::new(["iban"]))
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(
+                password = "hunter2",
+                iban = "DE44500105175407324931",
+                amount = 3,
+                "login token=abc123 card 4111 1111 1111 1111"
+            );
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        for secret in [
+            "hunter2",
+            "DE44500105175407324931",
+            "abc123",
+            "4111 1111 1111 1111",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(
+            text.contains("amount=3") && text.contains("password=\"***\""),
+            "{text}"
+        );
     }
 }

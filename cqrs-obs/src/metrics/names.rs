@@ -37,6 +37,15 @@ pub const OBS_DROPPED_TOTAL: &str = "cqrs_obs_dropped_total";
 /// `cqrs_obs_export_errors_total`: the framework's own exporter failures.
 pub const OBS_EXPORT_ERRORS_TOTAL: &str = "cqrs_obs_export_errors_total";
 
+/// Values of the `signal` label of the framework's own counters.
+pub mod signal {
+    /// Spans.
+    pub const TRACES: &str = "traces";
+    /// Log entries dropped at the capture queue (log sinks use `logs.<sink>`, such as
+    /// `logs.loki`).
+    pub const LOGS: &str = "logs";
+}
+
 /// Label keys.
 pub mod label {
     /// Command type.
