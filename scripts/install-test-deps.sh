@@ -2,7 +2,9 @@
 # Installs the peer programs the integration tests in tests/ run against, when missing:
 #   promtool    (`promtool check metrics` on the /metrics page)   tests/tests/bank_metrics.rs
 #   prometheus  (a real server scraping the bank example)          tests/tests/prometheus_scrape.rs
-# Both come from Debian/Ubuntu's `prometheus` package. Idempotent; needs root (or sudo) to install.
+#   python3 with `jsonschema` (Grafana's dashboard JSON schemas)   tests/tests/dashboards_schema.rs
+# Prometheus and promtool come from Debian/Ubuntu's `prometheus` package; `jsonschema` from pip
+# (or Debian's `python3-jsonschema`). Idempotent; needs root (or sudo) to install.
 set -euo pipefail
 
 have_all() {
@@ -34,3 +36,30 @@ if ! have_all; then
 fi
 echo "install-test-deps: $(command -v prometheus): $(prometheus --version 2>&1 | head -n 1)"
 echo "install-test-deps: $(command -v promtool): $(promtool --version 2>&1 | head -n 1)"
+
+# python3 and its `jsonschema` module validate the generated Grafana dashboards.
+have_jsonschema() {
+    command -v python3 >/dev/null 2>&1 && python3 -c "import jsonschema" >/dev/null 2>&1
+}
+if have_jsonschema; then
+    echo "install-test-deps: python3 jsonschema already installed"
+else
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+        SUDO="sudo"
+    fi
+    if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; then
+        # The python3 on PATH may not be the system one (pyenv, venv): install for it.
+        python3 -m pip install --quiet jsonschema || true
+    fi
+    if ! have_jsonschema && command -v apt-get >/dev/null 2>&1; then
+        export DEBIAN_FRONTEND=noninteractive
+        $SUDO apt-get update
+        $SUDO apt-get install -y --no-install-recommends python3 python3-jsonschema
+    fi
+fi
+if ! have_jsonschema; then
+    echo "install-test-deps: python3 cannot import jsonschema; install it (pip install jsonschema)" >&2
+    exit 1
+fi
+echo "install-test-deps: $(command -v python3): jsonschema $(python3 -c 'import importlib.metadata as m; print(m.version("jsonschema"))')"

@@ -94,7 +94,8 @@ impl PanelSpec {
         spec.options = object(json!({
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false},
             "colorMode": "value", "graphMode": "area", "justifyMode": "auto",
-            "orientation": "auto", "textMode": "auto"
+            "orientation": "auto", "textMode": "auto", "wideLayout": true,
+            "showPercentChange": false, "percentChangeColorMode": "standard"
         }));
         spec
     }
@@ -104,7 +105,10 @@ impl PanelSpec {
         let mut spec = PanelSpec::new(PanelType::Gauge, title).size(6, 6);
         spec.options = object(json!({
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": false},
-            "showThresholdLabels": false, "showThresholdMarkers": true
+            "showThresholdLabels": false, "showThresholdMarkers": true,
+            "orientation": "auto", "shape": "gauge", "sizing": "auto", "barShape": "flat",
+            "barWidthFactor": 0.5, "segmentCount": 1, "segmentSpacing": 0.3,
+            "minVizHeight": 75, "minVizWidth": 75, "effects": {}
         }));
         spec
     }
@@ -131,7 +135,7 @@ impl PanelSpec {
     /// A table of instant query results.
     pub fn table(title: &str) -> PanelSpec {
         let mut spec = PanelSpec::new(PanelType::Table, title).size(24, 8);
-        spec.options = object(json!({"showHeader": true, "cellHeight": "sm"}));
+        spec.options = object(json!({"showHeader": true, "cellHeight": "sm", "frameIndex": 0}));
         spec
     }
 

@@ -132,7 +132,7 @@ pub struct GridPos {
 }
 
 /// The visualisations cqrs-obs uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PanelType {
     /// Time series graph.
