@@ -25,11 +25,13 @@ pub fn open_account(cmd: OpenAccount, store: &AccountStore) -> Appended {
     if account.open {
         return Err(AccountError::AlreadyOpen(cmd.account));
     }
-    Ok(store.append(
+    let appended = store.append(
         cmd.account,
         version,
         vec![AccountEvent::Opened { owner: cmd.owner }],
-    )?)
+    )?;
+    tracing::info!(aggregate_id = %cmd.account, event_type = "Opened", "account opened");
+    Ok(appended)
 }
 
 /// Puts money into an account.
@@ -77,6 +79,12 @@ pub fn withdraw(cmd: Withdraw, store: &AccountStore) -> Appended {
         return Err(AccountError::InvalidAmount);
     }
     if account.balance < cmd.amount {
+        tracing::warn!(
+            aggregate_id = %cmd.account,
+            balance = account.balance,
+            requested = cmd.amount,
+            "withdrawal refused: insufficient funds"
+        );
         return Err(AccountError::InsufficientFunds {
             account: cmd.account,
             balance: account.balance,

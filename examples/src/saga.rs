@@ -68,6 +68,12 @@ impl Bank {
         let Err(credit_failed) = self.deposit_retrying(credit).await else {
             return Ok(());
         };
+        tracing::error!(
+            aggregate_id = %source,
+            transfer = %transfer.id,
+            error = &credit_failed as &dyn std::error::Error,
+            "transfer credit failed; refunding the source account"
+        );
         let refund = Deposit {
             account: source,
             amount,

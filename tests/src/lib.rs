@@ -6,6 +6,8 @@
 //!   free ports, kill-on-drop children;
 //! * [`otlp`]: a real OTLP trace receiver (http/protobuf and grpc) decoding with the
 //!   official protobuf types;
+//! * [`logs_peer`]: an HTTP peer that records requests (Loki, Elasticsearch, OTLP logs
+//!   stand-ins, healthy or failing) and decoders of their wire formats;
 //! * [`bank`]: cqrs-obs set-up for a test binary, the bank workload, and the series it
 //!   should produce.
 //!
@@ -15,5 +17,6 @@
 pub mod bank;
 pub mod exposition;
 pub mod http;
+pub mod logs_peer;
 pub mod otlp;
 pub mod peer;

@@ -1,0 +1,227 @@
+//! Log sink peers for tests: an HTTP server on loopback that records every request and
+//! answers through a test-provided function (to play Loki, Elasticsearch or an OTLP
+//! collector, healthy or failing), can be started on a chosen port (to come up after the
+//! sink started), and decoders of the wire formats: Loki's push protobuf (push.proto,
+//! snappy-compressed) and OTLP logs (the official `opentelemetry-proto` types).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use prost::Message;
+
+/// One request received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The path.
+    pub path: String,
+    /// The `Content-Type` header.
+    pub content_type: String,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Answers a request: status and body.
+pub type Responder = Arc<dyn Fn(&Recorded, usize) -> (u16, String) + Send + Sync>;
+
+/// A responder that answers 200 with an empty JSON object.
+pub fn ok() -> Responder {
+    Arc::new(|_, _| (200, "{}".to_owned()))
+}
+
+/// A running peer; stops when dropped.
+pub struct Peer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Peer {
+    /// Starts on `port` (0: any free port).
+    pub fn start(port: u16, respond: Responder) -> Peer {
+        let listener =
+            std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("bind a loopback port");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("local addr");
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let seen = requests.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let app = axum::Router::new().fallback(move |request: Request| {
+                    let seen = seen.clone();
+                    let respond = respond.clone();
+                    async move {
+                        let path = request.uri().path().to_owned();
+                        let content_type = request
+                            .headers()
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned();
+                        let body: Bytes = axum::body::to_bytes(request.into_body(), 64 << 20)
+                            .await
+                            .unwrap_or_default();
+                        let recorded = Recorded {
+                            path,
+                            content_type,
+                            body: body.to_vec(),
+                        };
+                        let n = {
+                            let mut all = seen.lock().unwrap();
+                            all.push(recorded.clone());
+                            all.len() - 1
+                        };
+                        let (status, body) = respond(&recorded, n);
+                        (
+                            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                            [("content-type", "application/json")],
+                            body,
+                        )
+                            .into_response()
+                    }
+                });
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .expect("peer server");
+            });
+        });
+        Peer {
+            addr,
+            requests,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The requests so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Waits until `done` holds for the requests (or `timeout`); returns them.
+    pub fn wait_for(&self, timeout: Duration, done: impl Fn(&[Recorded]) -> bool) -> Vec<Recorded> {
+        let start = Instant::now();
+        loop {
+            let all = self.requests();
+            if done(&all) || start.elapsed() > timeout {
+                return all;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Loki's push.proto (`logproto`), written from the published definition.
+pub mod loki {
+    /// `PushRequest`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct PushRequest {
+        /// Streams.
+        #[prost(message, repeated, tag = "1")]
+        pub streams: Vec<StreamAdapter>,
+    }
+
+    /// `StreamAdapter`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct StreamAdapter {
+        /// `{k="v", ...}`.
+        #[prost(string, tag = "1")]
+        pub labels: String,
+        /// Entries.
+        #[prost(message, repeated, tag = "2")]
+        pub entries: Vec<EntryAdapter>,
+        /// Hash.
+        #[prost(uint64, tag = "3")]
+        pub hash: u64,
+    }
+
+    /// `EntryAdapter`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct EntryAdapter {
+        /// Timestamp.
+        #[prost(message, optional, tag = "1")]
+        pub timestamp: Option<Timestamp>,
+        /// The line.
+        #[prost(string, tag = "2")]
+        pub line: String,
+        /// Structured metadata.
+        #[prost(message, repeated, tag = "3")]
+        pub structured_metadata: Vec<LabelPairAdapter>,
+    }
+
+    /// `LabelPairAdapter`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct LabelPairAdapter {
+        /// Name.
+        #[prost(string, tag = "1")]
+        pub name: String,
+        /// Value.
+        #[prost(string, tag = "2")]
+        pub value: String,
+    }
+
+    /// `google.protobuf.Timestamp`.
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Timestamp {
+        /// Seconds.
+        #[prost(int64, tag = "1")]
+        pub seconds: i64,
+        /// Nanoseconds.
+        #[prost(int32, tag = "2")]
+        pub nanos: i32,
+    }
+}
+
+/// Decodes a Loki protobuf push body (snappy block format, then protobuf).
+pub fn decode_loki_protobuf(body: &[u8]) -> Result<loki::PushRequest, String> {
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| format!("not snappy: {e}"))?;
+    loki::PushRequest::decode(raw.as_slice()).map_err(|e| format!("not a PushRequest: {e}"))
+}
+
+/// Decodes an OTLP logs export body with the official types.
+pub fn decode_otlp_logs(
+    body: &[u8],
+) -> Result<opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest, String> {
+    opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest::decode(body)
+        .map_err(|e| format!("not an ExportLogsServiceRequest: {e}"))
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains_bytes(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
