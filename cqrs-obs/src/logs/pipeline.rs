@@ -113,6 +113,8 @@ pub struct PipelineStats {
     pub received: u64,
     /// Entries dropped because the queue was full.
     pub dropped: u64,
+    /// Entries in the local store (0 without one).
+    pub stored: u64,
     /// Per sink.
     pub sinks: Vec<SinkStats>,
 }
@@ -248,6 +250,11 @@ impl Shared {
         PipelineStats {
             received: self.received.load(Ordering::Relaxed),
             dropped: self.capture.dropped.load(Ordering::Relaxed),
+            stored: self.store.as_ref().map_or(0, |s| {
+                s.read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .len()
+            }),
             sinks: self
                 .sinks
                 .lock()
