@@ -24,7 +24,8 @@
 //! ```
 //!
 //! The admin endpoint serves them at `GET /dashboards/{template}` (a JSON array) and
-//! `GET /dashboards/{template}/{dashboard}` (one dashboard, ready to import).
+//! `GET /dashboards/{template}/{dashboard}` (one dashboard, ready to import); their links
+//! point at the admin endpoint that served them.
 
 mod builder;
 mod business;
@@ -39,7 +40,7 @@ mod query;
 mod slos;
 
 use axum::extract::Path;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -109,22 +110,41 @@ fn not_found(message: String) -> Response {
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
 
-async fn all_of(Path(template): Path<String>) -> Response {
+/// The registry's sources, with links pointing at the admin endpoint the request reached
+/// (its `Host` header, when it is a plain `host:port`).
+fn sources_for(headers: &HeaderMap) -> Sources {
+    let mut sources = Sources::from_registry();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        });
+    if let Some(host) = host {
+        sources.admin_url = format!("http://{host}");
+    }
+    sources
+}
+
+async fn all_of(Path(template): Path<String>, headers: HeaderMap) -> Response {
     match template.parse::<Template>() {
-        Ok(template) => Json(generate_all(template)).into_response(),
+        Ok(template) => Json(generate_all_for(&sources_for(&headers), template)).into_response(),
         Err(e) => not_found(e.to_string()),
     }
 }
 
-async fn one_of(Path((template, kind)): Path<(String, String)>) -> Response {
+async fn one_of(Path((template, kind)): Path<(String, String)>, headers: HeaderMap) -> Response {
     let template = match template.parse::<Template>() {
         Ok(template) => template,
         Err(e) => return not_found(e.to_string()),
     };
+    let sources = sources_for(&headers);
     let found = DashboardKind::ALL
         .into_iter()
         .find(|k| k.slug() == kind)
-        .and_then(|k| generate(template, k));
+        .and_then(|k| generate::generate(&sources, template, k));
     match found {
         Some(dashboard) => Json(dashboard).into_response(),
         None => not_found(format!(

@@ -85,7 +85,8 @@ pub fn referenced_variables(text: &str) -> BTreeSet<String> {
             }
         };
         let (name, end) = ident(start);
-        if !name.is_empty() && !(braced && name.starts_with("__field")) {
+        let data_link_field = braced && name.starts_with("__field");
+        if !name.is_empty() && !data_link_field {
             found.insert(name);
         }
         i = end.max(i + 1);
