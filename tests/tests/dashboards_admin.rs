@@ -46,6 +46,41 @@ fn the_admin_endpoint_serves_every_template() {
             assert_eq!(admin.query, format!("http://{addr}"));
         }
     }
+    // Every link to the admin endpoint (dashboard links and data links) reaches a route that
+    // accepts its parameters.
+    let mut links = std::collections::BTreeSet::new();
+    for template in Template::ALL {
+        for d in dashboards::generate_all(template) {
+            links.extend(d.links.iter().map(|l| l.url.clone()));
+            for panel in d.all_panels() {
+                links.extend(
+                    panel
+                        .field_config
+                        .defaults
+                        .links
+                        .iter()
+                        .map(|l| l.url.clone()),
+                );
+            }
+        }
+    }
+    let admin_links: Vec<&String> = links.iter().filter(|u| u.starts_with("${admin}")).collect();
+    assert!(admin_links.len() >= 5, "{links:?}");
+    for url in admin_links {
+        let mut path = url.trim_start_matches("${admin}").to_owned();
+        for label in ["command", "handler", "query"] {
+            path = path.replace(&format!("${{__field.labels.{label}}}"), "Deposit");
+        }
+        let response = http::get(addr, &path).unwrap();
+        // 503 is the logs route without log capture (the tests turn the console off).
+        assert!(
+            matches!(response.status, 200 | 503),
+            "{url} -> {path}: HTTP {} {}",
+            response.status,
+            response.body
+        );
+    }
+
     let one = http::get(addr, "/dashboards/production/slos").unwrap();
     assert_eq!(one.status, 200);
     let one = one.json().unwrap();

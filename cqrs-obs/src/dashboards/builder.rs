@@ -228,6 +228,12 @@ impl PanelSpec {
         self
     }
 
+    /// Adds a link on every data point (Grafana's data links).
+    pub fn data_link(mut self, link: super::model::DataLink) -> PanelSpec {
+        self.field.links.push(link);
+        self
+    }
+
     /// Adds a link to the panel header.
     pub fn link(mut self, link: DashboardLink) -> PanelSpec {
         self.links.push(link);

@@ -3,7 +3,7 @@
 
 use super::builder::PanelSpec;
 use super::generate::{Context, DashboardKind};
-use super::model::Dashboard;
+use super::model::{Dashboard, DataLink};
 use super::query::BAD;
 use super::slos::availability_thresholds;
 use crate::metrics::names::label;
@@ -57,15 +57,23 @@ pub(crate) fn build(ctx: &Context<'_>) -> Dashboard {
                 ratio = ratio.thresholds(availability_thresholds(slo));
             }
         }
-        b = b.panel(ratio).panel(
-            PanelSpec::timeseries(&format!("{} outcomes by handler", family.noun))
-                .query(
-                    &family.rate(&format!("{id}, outcome"), "outcome!=\"ok\""),
-                    &format!("{{{{{id}}}}} {{{{outcome}}}}"),
-                )
-                .unit("reqps")
-                .size(24, 8),
-        );
+        let mut outcomes = PanelSpec::timeseries(&format!("{} outcomes by handler", family.noun))
+            .query(
+                &family.rate(&format!("{id}, outcome"), "outcome!=\"ok\""),
+                &format!("{{{{{id}}}}} {{{{outcome}}}}"),
+            )
+            .unit("reqps")
+            .size(24, 8);
+        if ctx.full() {
+            // The admin endpoint's warnings and errors that mention the handler.
+            let logs = DataLink::new(
+                "Warnings and errors in the logs",
+                &format!("${{admin}}/logs?level=warn&q=${{__field.labels.{id}}}"),
+            );
+            ratio = ratio.data_link(logs.clone());
+            outcomes = outcomes.data_link(logs);
+        }
+        b = b.panel(ratio).panel(outcomes);
     }
     b.build()
 }

@@ -269,6 +269,11 @@ impl Context<'_> {
                     "Logs",
                     &format!("{admin}/logs"),
                     "The service's recent logs (admin endpoint)",
+                ))
+                .link(DashboardLink::url(
+                    "Warnings and errors",
+                    &format!("{admin}/logs?level=warn"),
+                    "Log entries at warn level and above (admin endpoint)",
                 ));
         }
         if self.production() {

@@ -49,10 +49,10 @@ pub use builder::{DashboardBuilder, DashboardConfig, PanelSpec};
 pub use deploy::{Auth, DeployError, Deployed, GrafanaClient, RetryPolicy};
 pub use generate::{DashboardKind, Sources, Template, UnknownTemplate};
 pub use model::{
-    AnnotationQuery, Annotations, Dashboard, DashboardLink, DataSourceRef, FieldColor, FieldConfig,
-    FieldConfigSource, GridPos, Item, MappingResult, Panel, PanelType, RowPanel, RowType, Target,
-    TargetFormat, Templating, Threshold, Thresholds, ThresholdsMode, TimeRange, ValueMapping,
-    Variable, VariableOption, VariableType, GRID_COLUMNS, SCHEMA_VERSION,
+    AnnotationQuery, Annotations, Dashboard, DashboardLink, DataLink, DataSourceRef, FieldColor,
+    FieldConfig, FieldConfigSource, GridPos, Item, MappingResult, Panel, PanelType, RowPanel,
+    RowType, Target, TargetFormat, Templating, Threshold, Thresholds, ThresholdsMode, TimeRange,
+    ValueMapping, Variable, VariableOption, VariableType, GRID_COLUMNS, SCHEMA_VERSION,
 };
 pub use slos::BURN_ALERT;
 

@@ -290,9 +290,40 @@ pub struct FieldConfig {
     /// Text shown when there is no data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_value: Option<String>,
+    /// Data links on each value (may use `${__field.labels.<name>}`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<DataLink>,
     /// Visualisation-specific field options (`fieldConfig.defaults.custom`).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub custom: Map<String, Value>,
+}
+
+/// A link on a data point.
+///
+/// ```
+/// let link = cqrs_obs::dashboards::DataLink::new("Logs", "${admin}/logs?q=${__field.labels.command}");
+/// assert!(link.target_blank);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataLink {
+    /// Text.
+    pub title: String,
+    /// URL (may use variables and `${__field.labels.<name>}`).
+    pub url: String,
+    /// Open in a new tab.
+    pub target_blank: bool,
+}
+
+impl DataLink {
+    /// A link opening in a new tab.
+    pub fn new(title: &str, url: &str) -> DataLink {
+        DataLink {
+            title: title.into(),
+            url: url.into(),
+            target_blank: true,
+        }
+    }
 }
 
 /// Colour steps.
