@@ -2,7 +2,6 @@
 //! and cancellation) and keeps the message context installed for sync calls.
 
 use std::mem::ManuallyDrop;
-use std::sync::OnceLock;
 
 use super::outcome::Outcome;
 use super::site::{HandlerKind, HandlerSite};
@@ -11,19 +10,18 @@ use crate::local::{self, Local, LOCAL};
 use crate::propagation::TraceParent;
 use crate::trace::{LiveSpan, Origin};
 
-/// The clock handler calls are timed with. `None` until [`init`](crate::init) (or
-/// [`enable`]) runs: before that, call sites do nothing.
-static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+use super::timebase::Timebase;
 
 /// Turns recording on without the rest of `init()` (for tests and embedders that set up their
 /// own exporters). Idempotent. Calibrating the TSC clock takes a few milliseconds, once.
+/// Before it runs, call sites do nothing.
 pub fn enable() {
-    CLOCK.get_or_init(quanta::Clock::new);
+    Timebase::enable();
 }
 
 /// Whether call sites record.
 pub fn is_enabled() -> bool {
-    CLOCK.get().is_some()
+    Timebase::get().is_some()
 }
 
 /// Where the new call's context comes from.
@@ -54,6 +52,14 @@ impl Parent {
         match self {
             Parent::Extracted(extracted, _) => extracted.trace,
             Parent::Current => None,
+        }
+    }
+
+    /// Drops the parent with its drop glue kept off the hot path (`Current` has none).
+    #[inline(always)]
+    fn release(self) {
+        if let Parent::Extracted(extracted, _) = self {
+            drop_extracted(extracted);
         }
     }
 
@@ -90,6 +96,12 @@ impl Parent {
             (Parent::Current, None) => (Context::new_root_in(local), Origin::Root),
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_extracted(extracted: crate::propagation::Extracted) {
+    drop(extracted);
 }
 
 #[cold]
@@ -158,7 +170,7 @@ impl CallGuard {
     /// Starts a sync call: the call's context is installed on this thread until the guard drops.
     #[inline]
     pub fn enter_sync(site: &'static HandlerSite, mut parent: Parent) -> CallGuard {
-        let Some(clock) = CLOCK.get() else {
+        let Some(clock) = Timebase::get() else {
             return CallGuard::inert();
         };
         let kind = site.meta().kind;
@@ -184,13 +196,14 @@ impl CallGuard {
             guard.shard = local.shard();
             site.record_start(guard.shard);
         });
+        parent.release();
         if installed.is_err() {
             return CallGuard::inert();
         }
         if let Some(span) = &*guard.span {
             crate::trace::attach_sync(span);
         }
-        guard.start = clock.raw();
+        guard.start = clock.now();
         guard
     }
 
@@ -203,7 +216,7 @@ impl CallGuard {
             guard: CallGuard::inert(),
             context: ManuallyDrop::new(None),
         };
-        let Some(clock) = CLOCK.get() else {
+        let Some(clock) = Timebase::get() else {
             return inert();
         };
         let kind = site.meta().kind;
@@ -220,12 +233,14 @@ impl CallGuard {
             site.record_start(shard);
             (shard, ctx, span)
         }) else {
+            parent.release();
             return inert();
         };
+        parent.release();
         AsyncCallGuard {
             guard: CallGuard {
                 site: Some(site),
-                start: clock.raw(),
+                start: clock.now(),
                 shard,
                 outcome: NO_OUTCOME,
                 restore: false,
@@ -243,14 +258,15 @@ impl CallGuard {
 }
 
 impl Drop for CallGuard {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         let Some(site) = self.site else {
             return;
         };
         let span = self.span.take();
-        if let Some(clock) = CLOCK.get() {
-            let nanos = clock.delta_as_nanos(self.start, clock.raw());
+        if let Some(clock) = Timebase::get() {
+            let ticks = clock.now().saturating_sub(self.start);
+            let bucket = clock.bucket(ticks);
             let outcome = match Outcome::ALL.get(usize::from(self.outcome)) {
                 Some(&outcome) => outcome,
                 None if std::thread::panicking() => Outcome::Panic,
@@ -262,12 +278,12 @@ impl Drop for CallGuard {
             if self.restore {
                 // A sync call ends on the thread it started on: its shard, and put the caller's
                 // context back (the call's own context is dropped here).
-                site.record_end(self.shard, outcome, nanos);
+                site.record_end(self.shard, outcome, bucket, ticks);
                 if let Ok(own) = LOCAL.try_with(Local::pop) {
                     Context::discard(own);
                 }
             } else {
-                site.record_end(local::shard(), outcome, nanos);
+                site.record_end(local::shard(), outcome, bucket, ticks);
             }
         }
     }

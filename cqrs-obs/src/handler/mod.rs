@@ -7,6 +7,7 @@
 mod guard;
 mod outcome;
 mod site;
+mod timebase;
 
 pub use guard::{enable, is_enabled};
 #[doc(hidden)]

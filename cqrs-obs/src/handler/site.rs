@@ -107,7 +107,7 @@ const SHARDS: usize = OWNED_SHARDS + 1;
 const OUTCOMES: usize = Outcome::ALL.len();
 
 /// Bucket index for a duration: the first bound that is `>=` the duration.
-#[inline(always)]
+#[cfg(test)]
 pub(crate) fn bucket_index(nanos: u64) -> usize {
     BUCKET_BOUNDS_NANOS.partition_point(|&bound| bound < nanos)
 }
@@ -115,14 +115,15 @@ pub(crate) fn bucket_index(nanos: u64) -> usize {
 #[derive(Debug)]
 struct OutcomeCells {
     buckets: [AtomicU64; BUCKETS],
-    sum_nanos: AtomicU64,
+    /// In clock ticks; converted when a snapshot is read.
+    sum_ticks: AtomicU64,
 }
 
 impl OutcomeCells {
     const fn new() -> Self {
         OutcomeCells {
             buckets: [const { AtomicU64::new(0) }; BUCKETS],
-            sum_nanos: AtomicU64::new(0),
+            sum_ticks: AtomicU64::new(0),
         }
     }
 }
@@ -188,11 +189,12 @@ impl HandlerSite {
 
     /// Counts a call as finished on `shard`, the calling thread's (an async call may finish on
     /// another thread than it started on; in-flight is the sum over all shards).
+    /// `bucket` and `ticks` come from the [`Timebase`](super::timebase::Timebase).
     #[inline(always)]
-    pub(crate) fn record_end(&self, shard: usize, outcome: Outcome, nanos: u64) {
+    pub(crate) fn record_end(&self, shard: usize, outcome: Outcome, bucket: usize, ticks: u64) {
         let cells = &self.shards[shard].outcomes[outcome.index()];
-        add(shard, &cells.buckets[bucket_index(nanos)], 1);
-        add(shard, &cells.sum_nanos, nanos);
+        add(shard, &cells.buckets[bucket], 1);
+        add(shard, &cells.sum_ticks, ticks);
     }
 
     /// Sums the shards into a consistent-enough view (each counter is read once; a call that
@@ -206,8 +208,11 @@ impl HandlerSite {
                 for (total, bucket) in stats.buckets.iter_mut().zip(&cells.buckets) {
                     *total += bucket.load(Relaxed);
                 }
-                stats.sum_nanos += cells.sum_nanos.load(Relaxed);
+                stats.sum_nanos += cells.sum_ticks.load(Relaxed);
             }
+        }
+        for stats in &mut outcomes {
+            stats.sum_nanos = super::timebase::ticks_to_nanos(stats.sum_nanos);
         }
         let finished: u64 = outcomes.iter().map(OutcomeStats::count).sum();
         HandlerSnapshot {
@@ -337,6 +342,12 @@ mod tests {
     }
     use proptest::prelude::*;
 
+    /// Records a call of `nanos` the way a guard does, in ticks of the clock.
+    fn end(site: &HandlerSite, shard: usize, outcome: Outcome, nanos: u64) {
+        let ticks = super::super::timebase::Timebase::enable().ticks_within(nanos);
+        site.record_end(shard, outcome, bucket_index(nanos), ticks);
+    }
+
     #[test]
     fn bucket_index_matches_inclusive_upper_bounds() {
         assert_eq!(bucket_index(0), 0);
@@ -389,15 +400,17 @@ mod tests {
             }
         });
         std::thread::scope(|s| {
-            s.spawn(|| SITE.record_end(crate::local::shard(), Outcome::Ok, 3_000));
-            s.spawn(|| SITE.record_end(crate::local::shard(), Outcome::Ok, 7_000));
+            s.spawn(|| end(&SITE, crate::local::shard(), Outcome::Ok, 3_000));
+            s.spawn(|| end(&SITE, crate::local::shard(), Outcome::Ok, 7_000));
         });
-        SITE.record_end(crate::local::shard(), Outcome::Panic, 2_000_000_000);
+        end(&SITE, crate::local::shard(), Outcome::Panic, 2_000_000_000);
         let snap = SITE.snapshot();
         assert_eq!(snap.count(Outcome::Ok), 2);
         assert_eq!(snap.count(Outcome::Panic), 1);
         assert_eq!(snap.in_flight, 1);
-        assert_eq!(snap.outcome(Outcome::Ok).sum_nanos, 10_000);
+        // Each duration is a whole number of ticks: within a nanosecond or so.
+        let sum = snap.outcome(Outcome::Ok).sum_nanos;
+        assert!((9_990..=10_002).contains(&sum), "{sum}");
         assert_eq!(snap.outcome(Outcome::Ok).buckets[5], 1);
         assert_eq!(snap.outcome(Outcome::Ok).buckets[6], 1);
     }
@@ -413,7 +426,7 @@ mod tests {
                     for _ in 0..10_000 {
                         let shard = crate::local::shard();
                         SITE.record_start(shard);
-                        SITE.record_end(shard, Outcome::Ok, 1);
+                        end(&SITE, shard, Outcome::Ok, 1);
                     }
                 });
             }

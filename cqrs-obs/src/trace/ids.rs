@@ -9,13 +9,12 @@ use opentelemetry_sdk::trace::IdGenerator;
 use crate::local::{Local, LOCAL};
 use crate::propagation::{SpanId, TraceFlags, TraceId, TraceParent};
 
-/// splitmix64's finaliser: a bijection, so distinct counters give distinct outputs, and the
-/// low bits that ratio sampling reads are well mixed.
+/// Fibonacci hashing: multiplication by an odd constant is a bijection, so distinct counters
+/// give distinct outputs, and it spreads consecutive counters over the high bits, which are
+/// the bits ratio sampling compares (see `sampler::trace_id_bits`).
 #[inline(always)]
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+fn mix(z: u64) -> u64 {
+    z.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 #[inline(always)]
