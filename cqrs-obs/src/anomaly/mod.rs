@@ -3,6 +3,7 @@
 
 use axum::Router;
 
+mod composite;
 mod detector;
 mod pattern;
 mod robust;
@@ -10,10 +11,12 @@ mod score;
 mod seasonal;
 #[cfg(test)]
 mod testing;
+mod tail;
 mod threshold;
 mod window;
 mod zscore;
 
+pub use composite::{Assessment, Composite, CompositeConfig, Confidence, PARTS};
 pub use detector::Detector;
 pub use pattern::Pattern;
 pub use robust::{Iqr, Mad};

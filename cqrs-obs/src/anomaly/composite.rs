@@ -1,0 +1,387 @@
+//! The composite detector: every streaming detector on one series, combined into one score
+//! with a confidence that shows its parts.
+//!
+//! Each detector's absolute deviation is ranked against that detector's own history on this
+//! series (a log-scale histogram, [`Tail`]): the surprise `-ln P(|d| >= this)`. The
+//! combination is half the strongest surprise, half the weighted mean (one detector alone can
+//! alarm, agreement makes it easier), smoothed over `short` points; that value is ranked once
+//! more against its own history, so a series that is always surprising needs more to alarm.
+//! The result maps to a score in [0, 1]; a score at or above `alert` is reported, after which
+//! the series is quiet for `refractory` points (one report per incident).
+
+use serde::Serialize;
+
+use super::detector::Detector;
+use super::pattern::Pattern;
+use super::robust::{Iqr, Mad};
+use super::score::{clamp_input, finite, Severity, Verdict};
+use super::seasonal::Seasonal;
+use super::tail::Tail;
+use super::threshold::Threshold;
+use super::window::Ring;
+use super::zscore::ZScore;
+
+/// The detectors of a composite, in the order of [`CompositeConfig::weights`].
+pub const PARTS: [&str; 6] = ["zscore", "iqr", "mad", "threshold", "seasonal", "pattern"];
+
+/// How a composite is built. The default is the one configuration scored on the NAB
+/// development subset (see the README); it is meant for any series.
+///
+/// ```
+/// use cqrs_obs::anomaly::CompositeConfig;
+/// let c = CompositeConfig { window: 50, ..CompositeConfig::default() };
+/// assert_eq!(c.weights.len(), 6);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompositeConfig {
+    /// Window of the z-score, IQR and MAD detectors.
+    pub window: usize,
+    /// Period of the seasonal detector in milliseconds (`None`: no seasonal detector).
+    pub period_ms: Option<i64>,
+    /// Phase bins of the seasonal detector.
+    pub bins: usize,
+    /// Weight of each detector ([`PARTS`] order).
+    pub weights: [f64; 6],
+    /// Share of the strongest detector in the combination (the rest is the weighted mean).
+    pub strongest: f64,
+    /// Points the combined surprise is averaged over.
+    pub short: usize,
+    /// Share of the combined surprise's own rank in the final value.
+    pub self_rank: f64,
+    /// Histogram counts are halved when they reach this (how far back "usual" reaches).
+    pub horizon: u32,
+    /// Score from which a point is reported as an anomaly.
+    pub alert: f64,
+    /// Points after an unusual one during which the series stays quiet (scores damped).
+    pub refractory: usize,
+    /// Points before the composite scores at all.
+    pub warmup: usize,
+    /// A point is unusual only if some detector puts it at least this many sigmas away: rank
+    /// alone would call the largest value of plain noise unusual.
+    pub min_deviation: f64,
+    /// Factor applied to the combined value of a point below `min_deviation`.
+    pub gate: f64,
+}
+
+impl Default for CompositeConfig {
+    fn default() -> Self {
+        CompositeConfig {
+            window: 200,
+            period_ms: Some(86_400_000),
+            bins: 288,
+            weights: [1.0, 1.0, 0.25, 1.0, 1.0, 1.0],
+            strongest: 0.5,
+            short: 2,
+            self_rank: 0.6,
+            horizon: 100_000,
+            alert: 0.75,
+            refractory: 150,
+            warmup: 150,
+            min_deviation: 4.0,
+            gate: 0.5,
+        }
+    }
+}
+
+/// The parts of a composite verdict's confidence, each in [0, 1].
+///
+/// ```
+/// use cqrs_obs::anomaly::Confidence;
+/// let c = Confidence::default();
+/// assert_eq!(c.value, 0.0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Confidence {
+    /// The overall confidence: extremity, scaled by how much data backs it and raised by
+    /// agreement and persistence.
+    pub value: f64,
+    /// How extreme the point is for this series (the score before damping).
+    pub extremity: f64,
+    /// How much history the detectors have (saturates after four warm-ups).
+    pub data: f64,
+    /// Share of the last 10 points that were unusual too.
+    pub persistence: f64,
+    /// Share of the detectors (by weight) that find the point unusual (3 sigmas or more).
+    pub agreement: f64,
+}
+
+/// The composite's judgement of one point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Assessment {
+    /// The combined score in [0, 1] (damped during the refractory period).
+    pub score: f64,
+    /// The severity (at least low when the point is unusual).
+    pub severity: Severity,
+    /// Whether this point is reported as a new anomaly.
+    pub anomaly: bool,
+    /// The confidence and its parts.
+    pub confidence: Confidence,
+    /// The combined signed deviation (weighted mean of the parts', in sigmas).
+    pub deviation: f64,
+    /// Each detector's verdict ([`PARTS`] order).
+    pub parts: [Verdict; 6],
+}
+
+impl Assessment {
+    const NONE: Assessment = Assessment {
+        score: 0.0,
+        severity: Severity::None,
+        anomaly: false,
+        confidence: Confidence {
+            value: 0.0,
+            extremity: 0.0,
+            data: 0.0,
+            persistence: 0.0,
+            agreement: 0.0,
+        },
+        deviation: 0.0,
+        parts: [Verdict::NONE; 6],
+    };
+}
+
+/// Every detector on one series, combined (see the module documentation).
+///
+/// ```
+/// use cqrs_obs::anomaly::{Composite, CompositeConfig};
+/// let mut c = Composite::new(CompositeConfig::default());
+/// let mut reported = 0;
+/// for i in 0..3_000i64 {
+///     let a = c.update(i * 60_000, 100.0 + (i * 7 % 11) as f64);
+///     reported += usize::from(a.anomaly);
+/// }
+/// assert_eq!(reported, 0);
+/// let a = c.update(3_000 * 60_000, 400.0);
+/// assert!(a.anomaly && a.confidence.value > 0.5 && a.confidence.agreement > 0.5);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Composite {
+    config: CompositeConfig,
+    zscore: ZScore,
+    iqr: Iqr,
+    mad: Mad,
+    threshold: Threshold,
+    seasonal: Option<Seasonal>,
+    pattern: Pattern,
+    tails: [Tail; 6],
+    overall: Tail,
+    short: Ring,
+    recent_unusual: u16,
+    since_unusual: usize,
+    seen: usize,
+}
+
+impl Composite {
+    /// A composite with `config`.
+    pub fn new(config: CompositeConfig) -> Composite {
+        Composite {
+            zscore: ZScore::new(config.window),
+            iqr: Iqr::new(config.window),
+            mad: Mad::new(config.window),
+            threshold: Threshold::new(),
+            seasonal: config.period_ms.map(|p| Seasonal::new(p, config.bins)),
+            pattern: Pattern::new(),
+            tails: std::array::from_fn(|_| Tail::new(config.horizon)),
+            overall: Tail::new(config.horizon),
+            short: Ring::new(config.short.max(1)),
+            recent_unusual: 0,
+            since_unusual: usize::MAX,
+            seen: 0,
+            config,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CompositeConfig {
+        &self.config
+    }
+
+    /// Scores one point with every detector, combines them, then learns from it. A NaN
+    /// value is ignored.
+    pub fn update(&mut self, timestamp_ms: i64, value: f64) -> Assessment {
+        if clamp_input(value).is_none() {
+            return Assessment::NONE;
+        }
+        let parts = [
+            self.zscore.update(timestamp_ms, value),
+            self.iqr.update(timestamp_ms, value),
+            self.mad.update(timestamp_ms, value),
+            self.threshold.update(timestamp_ms, value),
+            self.seasonal
+                .as_mut()
+                .map_or(Verdict::NONE, |s| s.update(timestamp_ms, value)),
+            self.pattern.update(timestamp_ms, value),
+        ];
+        let (combined, deviation, agreement) = self.combine(&parts);
+        let largest = parts.iter().fold(0.0f64, |m, p| m.max(p.deviation.abs()));
+        self.short.push(combined);
+        let mut z = self.short.mean();
+        let own = self.overall.surprise(z);
+        self.overall.add(z);
+        z = self.config.self_rank * own + (1.0 - self.config.self_rank) * z;
+        self.seen += 1;
+        let z = if largest >= self.config.min_deviation { z } else { z * self.config.gate };
+        self.judge(z, deviation, agreement, parts)
+    }
+
+    /// The combined surprise, the weighted signed deviation and the agreeing weight share.
+    #[inline]
+    fn combine(&mut self, parts: &[Verdict; 6]) -> (f64, f64, f64) {
+        let cfg = &self.config;
+        let (mut strongest, mut sum, mut signed, mut weight, mut agree) =
+            (0.0f64, 0.0, 0.0, 0.0, 0.0);
+        for (i, p) in parts.iter().enumerate() {
+            let w = if i == 4 && self.seasonal.is_none() {
+                0.0
+            } else {
+                cfg.weights[i]
+            };
+            let a = p.deviation.abs();
+            let surprise = self.tails[i].surprise(a);
+            self.tails[i].add(a);
+            strongest = strongest.max(w * surprise);
+            sum += w * surprise;
+            signed += w * p.deviation;
+            weight += w;
+            if a >= 3.0 {
+                agree += w;
+            }
+        }
+        let weight = weight.max(f64::MIN_POSITIVE);
+        (
+            cfg.strongest * strongest + (1.0 - cfg.strongest) * sum / weight,
+            finite(signed / weight),
+            agree / weight,
+        )
+    }
+
+    fn judge(&mut self, z: f64, deviation: f64, agreement: f64, parts: [Verdict; 6]) -> Assessment {
+        let cfg = &self.config;
+        // z^2 / (z^2 + 9): 0.5 at 3, 0.75 at 5.2, and still ordered far beyond (no saturation
+        // at 1.0, so thresholds can tell extremes apart).
+        let extremity = if self.seen > cfg.warmup && z > 0.0 {
+            (z * z / (z * z + 9.0)).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let unusual = extremity >= cfg.alert;
+        self.recent_unusual = (self.recent_unusual << 1) | u16::from(unusual);
+        let quiet = self.since_unusual < cfg.refractory;
+        self.since_unusual = self.since_unusual.saturating_add(1);
+        if unusual {
+            // Any unusual point restarts the quiet period: one report per incident, however
+            // long the incident lasts.
+            self.since_unusual = 0;
+        }
+        let anomaly = unusual && !quiet;
+        let score = if quiet { extremity * 0.5 } else { extremity };
+        let data = (self.seen as f64 / (cfg.warmup.max(1) as f64 * 4.0)).min(1.0);
+        let persistence = f64::from((self.recent_unusual & 0x3ff).count_ones()) / 10.0;
+        let value = extremity * data * (0.5 + 0.3 * agreement + 0.2 * persistence);
+        Assessment {
+            score,
+            severity: if unusual {
+                Severity::from_deviation(deviation).max(Severity::Low)
+            } else {
+                Severity::None
+            },
+            anomaly,
+            confidence: Confidence {
+                value: value.clamp(0.0, 1.0),
+                extremity,
+                data,
+                persistence,
+                agreement,
+            },
+            deviation,
+            parts,
+        }
+    }
+
+    /// Forgets everything learned.
+    pub fn reset(&mut self) {
+        *self = Composite::new(self.config.clone());
+    }
+
+    /// Bytes of state: the value and what its detectors own on the heap.
+    pub fn memory_bytes(&self) -> usize {
+        let heap = |d: &dyn Detector, inline: usize| d.memory_bytes() - inline;
+        std::mem::size_of::<Self>()
+            + heap(&self.zscore, std::mem::size_of::<ZScore>())
+            + heap(&self.iqr, std::mem::size_of::<Iqr>())
+            + heap(&self.mad, std::mem::size_of::<Mad>())
+            + heap(&self.pattern, std::mem::size_of::<Pattern>())
+            + self.seasonal.as_ref().map_or(0, |s| {
+                heap(s, std::mem::size_of::<Seasonal>())
+            })
+            + self.short.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    fn feed(values: &[f64]) -> Vec<(usize, Assessment)> {
+        let mut c = Composite::new(CompositeConfig::default());
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i, c.update(i as i64 * STEP_MS, *v)))
+            .filter(|(_, a)| a.anomaly)
+            .collect()
+    }
+
+    #[test]
+    fn reports_a_spike_once_with_its_parts() {
+        let found = feed(&spike(3_000, 2_500, 15.0));
+        assert_eq!(found.len(), 1, "{found:?}");
+        let (i, a) = found[0];
+        assert_eq!(i, 2_500);
+        assert!(a.confidence.agreement >= 0.5, "{a:?}");
+        assert!(a.confidence.data == 1.0 && a.confidence.value > 0.5, "{a:?}");
+        assert!(a.deviation > 3.0 && a.severity >= Severity::High, "{a:?}");
+    }
+
+    #[test]
+    fn reports_a_level_shift_and_a_variance_change() {
+        let found = feed(&level_shift(3_000, 2_000, 10.0));
+        assert!(found.first().is_some_and(|(i, _)| (2_000..2_005).contains(i)), "{found:?}");
+        let found = feed(&variance_change(3_000, 2_000, 8.0));
+        assert!(found.first().is_some_and(|(i, _)| (2_000..2_100).contains(i)), "{found:?}");
+        assert!(found.iter().all(|(i, _)| *i >= 2_000), "{found:?}");
+    }
+
+    #[test]
+    fn a_flat_line_raises_nothing_and_noise_next_to_nothing() {
+        assert!(feed(&[7.0; 3_000]).is_empty());
+        // White noise has its 4-sigma points (one in 16,000 per detector, six detectors):
+        // at most two reports in 5,000 points.
+        for seed in [1, 2, 99] {
+            let found = feed(&noise(5_000, seed));
+            assert!(found.len() <= 2, "{found:?}");
+        }
+    }
+
+    #[test]
+    fn state_is_bounded_and_stated() {
+        let c = Composite::new(CompositeConfig::default());
+        let bytes = c.memory_bytes();
+        assert!((8_000..20_000).contains(&bytes), "{bytes}");
+    }
+
+    #[test]
+    fn survives_hostile_input() {
+        let mut c = Composite::new(CompositeConfig::default());
+        for (i, v) in [f64::NAN, f64::INFINITY, f64::MAX, -1e300, 0.0, 1.0]
+            .iter()
+            .cycle()
+            .take(2_000)
+            .enumerate()
+        {
+            let a = c.update(i as i64 * [0, 1, -5][i % 3], *v);
+            assert!((0.0..=1.0).contains(&a.score) && a.deviation.is_finite(), "{a:?}");
+            assert!((0.0..=1.0).contains(&a.confidence.value), "{a:?}");
+        }
+    }
+}
