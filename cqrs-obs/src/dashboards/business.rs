@@ -1,10 +1,11 @@
 //! Business: commands per aggregate and type (accepted and rejected), events per type, and
 //! events appended per aggregate.
 
-use super::builder::PanelSpec;
-use super::generate::{Context, DashboardKind};
-use super::model::Dashboard;
+use super::context::Context;
 use super::query::{eq, family, metric, sum_by, RATE};
+use super::Dashboard;
+use super::DashboardKind;
+use super::PanelSpec;
 use crate::handler::HandlerKind;
 use crate::metrics::names::{self, label};
 

@@ -1,11 +1,12 @@
 //! Errors: outcome rates by handler, and rejected vs conflict vs error vs panic vs cancelled.
 //! In production, error ratios carry the thresholds at which the SLO alerts fire.
 
-use super::builder::PanelSpec;
-use super::generate::{Context, DashboardKind};
-use super::model::{Dashboard, DataLink};
+use super::context::Context;
 use super::query::BAD;
 use super::slos::availability_thresholds;
+use super::DashboardKind;
+use super::PanelSpec;
+use super::{Dashboard, DataLink};
 use crate::metrics::names::label;
 use crate::slo::Sli;
 

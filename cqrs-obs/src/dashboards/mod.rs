@@ -27,17 +27,22 @@
 //! `GET /dashboards/{template}/{dashboard}` (one dashboard, ready to import); their links
 //! point at the admin endpoint that served them.
 
+mod auth;
 mod builder;
 mod business;
+mod context;
 mod deploy;
 mod errors;
+mod field;
 mod generate;
 mod model;
 mod overview;
+mod panel;
 mod performance;
 mod projections;
 mod query;
 mod slos;
+mod templating;
 
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -45,16 +50,23 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-pub use builder::{DashboardBuilder, DashboardConfig, PanelSpec};
-pub use deploy::{Auth, DeployError, Deployed, GrafanaClient, RetryPolicy};
+pub use auth::{Auth, RetryPolicy};
+pub use builder::{DashboardBuilder, DashboardConfig};
+pub use deploy::{DeployError, Deployed, GrafanaClient};
+pub use field::{
+    DataLink, FieldColor, FieldConfig, FieldConfigSource, MappingResult, Threshold, Thresholds,
+    ThresholdsMode, ValueMapping,
+};
 pub use generate::{DashboardKind, Sources, Template, UnknownTemplate};
 pub use model::{
-    AnnotationQuery, Annotations, Dashboard, DashboardLink, DataLink, DataSourceRef, FieldColor,
-    FieldConfig, FieldConfigSource, GridPos, Item, MappingResult, Panel, PanelType, RowPanel,
-    RowType, Target, TargetFormat, Templating, Threshold, Thresholds, ThresholdsMode, TimeRange,
-    ValueMapping, Variable, VariableOption, VariableType, GRID_COLUMNS, SCHEMA_VERSION,
+    Dashboard, DataSourceRef, GridPos, Item, Panel, PanelType, RowPanel, RowType, Target,
+    TargetFormat, TimeRange, GRID_COLUMNS, SCHEMA_VERSION,
 };
+pub use panel::PanelSpec;
 pub use slos::BURN_ALERT;
+pub use templating::{
+    AnnotationQuery, Annotations, DashboardLink, Templating, Variable, VariableOption, VariableType,
+};
 
 /// The dashboards of `template` for this service: its registered handlers and SLOs
 /// ([`Sources::from_registry`]). Five dashboards, six with [`Template::Production`].

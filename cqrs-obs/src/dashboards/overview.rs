@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use super::builder::PanelSpec;
-use super::generate::{Context, DashboardKind};
-use super::model::{Dashboard, MappingResult, Thresholds, ValueMapping};
+use super::context::Context;
 use super::query::{in_flight, metric, sum_by};
 use super::slos::{availability_thresholds, budget_remaining, slo_selector};
+use super::DashboardKind;
+use super::PanelSpec;
+use super::{Dashboard, MappingResult, Thresholds, ValueMapping};
 use crate::metrics::names::{self, label};
 
 /// `1` → UP and so on, as `cqrs_health_status` encodes health.

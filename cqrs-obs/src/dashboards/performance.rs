@@ -1,10 +1,11 @@
 //! Performance: latency heatmaps from the duration histograms, p50/p95/p99 per handler,
 //! throughput per handler. In production, latency objectives are drawn as thresholds.
 
-use super::builder::PanelSpec;
-use super::generate::{Context, DashboardKind};
-use super::model::{Dashboard, Thresholds};
+use super::context::Context;
 use super::query::Family;
+use super::DashboardKind;
+use super::PanelSpec;
+use super::{Dashboard, Thresholds};
 use crate::slo::Sli;
 
 const QUANTILES: [(f64, &str); 3] = [(0.5, "p50"), (0.95, "p95"), (0.99, "p99")];

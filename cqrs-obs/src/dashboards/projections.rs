@@ -2,10 +2,11 @@
 //! event handler families; lag, gap and end-to-end latency from the projection gauges and
 //! histogram. In production, freshness objectives are drawn on the lag panel.
 
-use super::builder::PanelSpec;
-use super::generate::{Context, DashboardKind};
-use super::model::{Dashboard, Thresholds};
+use super::context::Context;
 use super::query::{eq, family, metric, sum_by, BAD, RATE};
+use super::DashboardKind;
+use super::PanelSpec;
+use super::{Dashboard, Thresholds};
 use crate::handler::HandlerKind;
 use crate::metrics::names::{self, label};
 use crate::slo::Sli;

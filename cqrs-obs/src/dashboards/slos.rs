@@ -5,10 +5,11 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use super::builder::PanelSpec;
-use super::generate::{Context, DashboardKind};
-use super::model::{Dashboard, MappingResult, Thresholds, ValueMapping};
+use super::context::Context;
 use super::query::{eq, escape};
+use super::DashboardKind;
+use super::PanelSpec;
+use super::{Dashboard, MappingResult, Thresholds, ValueMapping};
 use crate::slo::{promql_duration, BurnRateRule, Severity, Sli, Slo};
 
 /// The alert the SLO rules raise when an error budget burns too fast.
