@@ -91,14 +91,14 @@ fn every_dashboard_validates_against_grafanas_schemas() {
     let python = python_with_jsonschema();
     let all = all_dashboards(&bank_sources());
     let dir = TempDir::new("dashboards-schema");
-    let mut files = Vec::new();
-    for (template, dashboard) in &all {
-        let path = dir
-            .path()
-            .join(format!("{}-{}.json", template.as_str(), dashboard.uid));
-        std::fs::write(&path, dashboards::to_json(dashboard)).unwrap();
-        files.push(path);
-    }
+    let dashboards: Vec<_> = all.iter().map(|(_, d)| d.clone()).collect();
+    // The files `export` writes are what is validated.
+    let files = dashboards::export(dir.path(), &dashboards).expect("exporting");
+    assert_eq!(
+        files.len(),
+        all.len(),
+        "one file per dashboard (unique uids)"
+    );
     let output = Command::new(python)
         .arg("-c")
         .arg(VALIDATOR)

@@ -2,7 +2,13 @@
 
 use std::time::Duration;
 
-/// How to authenticate to Grafana.
+/// How to authenticate to Grafana. Its `Debug` never shows the secret.
+///
+/// ```
+/// use cqrs_obs::dashboards::Auth;
+/// let auth = Auth::Basic { user: "admin".into(), password: "s3cret".into() };
+/// assert!(!format!("{auth:?}").contains("s3cret"));
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub enum Auth {
     /// No `Authorization` header.
@@ -65,6 +71,13 @@ fn base64(input: &[u8]) -> String {
 }
 
 /// When and how often to retry.
+///
+/// ```
+/// use cqrs_obs::dashboards::RetryPolicy;
+/// use std::time::Duration;
+/// let patient = RetryPolicy { attempts: 8, max_backoff: Duration::from_secs(30), ..RetryPolicy::default() };
+/// assert_eq!(patient.initial_backoff, Duration::from_millis(250));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts per request, the first included (at least 1).

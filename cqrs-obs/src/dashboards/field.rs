@@ -88,7 +88,14 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
-    /// Absolute steps from a base colour: `absolute("green", &[(0.01, "red")])`.
+    /// Absolute steps from a base colour.
+    ///
+    /// ```
+    /// use cqrs_obs::dashboards::Thresholds;
+    /// let t = Thresholds::absolute("green", &[(0.01, "red")]);
+    /// assert_eq!(t.steps[0].value, None);
+    /// assert_eq!(t.steps[1].value, Some(0.01));
+    /// ```
     pub fn absolute(base: &str, steps: &[(f64, &str)]) -> Thresholds {
         let mut all = vec![Threshold {
             color: base.to_owned(),

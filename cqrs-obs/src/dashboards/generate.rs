@@ -10,6 +10,13 @@ use crate::handler::HandlerMeta;
 use crate::slo::Slo;
 
 /// How much a generated dashboard shows.
+///
+/// ```
+/// use cqrs_obs::dashboards::Template;
+/// let template: Template = "development".parse().unwrap();
+/// assert_eq!(template, Template::Development);
+/// assert!("staging".parse::<Template>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Template {
@@ -67,6 +74,12 @@ impl FromStr for Template {
 }
 
 /// The six generated dashboards.
+///
+/// ```
+/// use cqrs_obs::dashboards::DashboardKind;
+/// let slugs: Vec<&str> = DashboardKind::ALL.iter().map(|k| k.slug()).collect();
+/// assert_eq!(slugs, ["overview", "performance", "errors", "business", "slos", "projections"]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DashboardKind {

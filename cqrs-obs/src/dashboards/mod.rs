@@ -117,6 +117,32 @@ pub fn to_json(dashboard: &Dashboard) -> String {
     serde_json::to_string_pretty(dashboard).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
+/// Writes each dashboard to `<dir>/<uid>.json` (creating `dir`), the layout Grafana's file
+/// provisioning reads; returns the paths written.
+///
+/// ```
+/// use cqrs_obs::dashboards::{export, generate_all, Template};
+/// let dir = std::env::temp_dir().join(format!("cqrs-obs-export-doc-{}", std::process::id()));
+/// let written = export(&dir, &generate_all(Template::Minimal)).unwrap();
+/// assert_eq!(written.len(), 5);
+/// assert!(written.iter().all(|p| p.extension().is_some_and(|e| e == "json")));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn export(
+    dir: &std::path::Path,
+    dashboards: &[Dashboard],
+) -> std::io::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    dashboards
+        .iter()
+        .map(|d| {
+            let path = dir.join(format!("{}.json", d.uid));
+            std::fs::write(&path, to_json(d) + "\n")?;
+            Ok(path)
+        })
+        .collect()
+}
+
 fn not_found(message: String) -> Response {
     let body = serde_json::json!({"error": {"code": "not_found", "message": message}});
     (StatusCode::NOT_FOUND, Json(body)).into_response()

@@ -21,6 +21,16 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// A whole dashboard.
+///
+/// ```
+/// use cqrs_obs::dashboards::{DashboardBuilder, Item};
+/// let d = DashboardBuilder::new("u", "T")
+///     .row("Traffic")
+///     .stat_panel("Calls/s", "sum(rate(cqrs_commands_total[1m]))")
+///     .build();
+/// assert!(matches!(d.panels[0], Item::Row(_)));
+/// assert_eq!(d.expressions().collect::<Vec<_>>(), ["sum(rate(cqrs_commands_total[1m]))"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Dashboard {
