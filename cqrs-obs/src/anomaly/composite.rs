@@ -219,7 +219,11 @@ impl Composite {
         self.overall.add(z);
         z = self.config.self_rank * own + (1.0 - self.config.self_rank) * z;
         self.seen += 1;
-        let z = if largest >= self.config.min_deviation { z } else { z * self.config.gate };
+        let z = if largest >= self.config.min_deviation {
+            z
+        } else {
+            z * self.config.gate
+        };
         self.judge(z, deviation, agreement, parts)
     }
 
@@ -310,9 +314,10 @@ impl Composite {
             + heap(&self.iqr, std::mem::size_of::<Iqr>())
             + heap(&self.mad, std::mem::size_of::<Mad>())
             + heap(&self.pattern, std::mem::size_of::<Pattern>())
-            + self.seasonal.as_ref().map_or(0, |s| {
-                heap(s, std::mem::size_of::<Seasonal>())
-            })
+            + self
+                .seasonal
+                .as_ref()
+                .map_or(0, |s| heap(s, std::mem::size_of::<Seasonal>()))
             + self.short.heap_bytes()
     }
 }
@@ -339,16 +344,29 @@ mod tests {
         let (i, a) = found[0];
         assert_eq!(i, 2_500);
         assert!(a.confidence.agreement >= 0.5, "{a:?}");
-        assert!(a.confidence.data == 1.0 && a.confidence.value > 0.5, "{a:?}");
+        assert!(
+            a.confidence.data == 1.0 && a.confidence.value > 0.5,
+            "{a:?}"
+        );
         assert!(a.deviation > 3.0 && a.severity >= Severity::High, "{a:?}");
     }
 
     #[test]
     fn reports_a_level_shift_and_a_variance_change() {
         let found = feed(&level_shift(3_000, 2_000, 10.0));
-        assert!(found.first().is_some_and(|(i, _)| (2_000..2_005).contains(i)), "{found:?}");
+        assert!(
+            found
+                .first()
+                .is_some_and(|(i, _)| (2_000..2_005).contains(i)),
+            "{found:?}"
+        );
         let found = feed(&variance_change(3_000, 2_000, 8.0));
-        assert!(found.first().is_some_and(|(i, _)| (2_000..2_100).contains(i)), "{found:?}");
+        assert!(
+            found
+                .first()
+                .is_some_and(|(i, _)| (2_000..2_100).contains(i)),
+            "{found:?}"
+        );
         assert!(found.iter().all(|(i, _)| *i >= 2_000), "{found:?}");
     }
 
@@ -380,7 +398,10 @@ mod tests {
             .enumerate()
         {
             let a = c.update(i as i64 * [0, 1, -5][i % 3], *v);
-            assert!((0.0..=1.0).contains(&a.score) && a.deviation.is_finite(), "{a:?}");
+            assert!(
+                (0.0..=1.0).contains(&a.score) && a.deviation.is_finite(),
+                "{a:?}"
+            );
             assert!((0.0..=1.0).contains(&a.confidence.value), "{a:?}");
         }
     }

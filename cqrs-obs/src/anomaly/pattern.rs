@@ -183,7 +183,10 @@ mod tests {
         assert!(run(&mut Pattern::new(), &saw(2_000, None)).is_empty());
         let flagged = run(&mut Pattern::new(), &saw(2_000, Some(1_500)));
         assert!(!flagged.is_empty());
-        assert!(flagged.iter().all(|i| (1_500..1_525).contains(i)), "{flagged:?}");
+        assert!(
+            flagged.iter().all(|i| (1_500..1_525).contains(i)),
+            "{flagged:?}"
+        );
     }
 
     #[test]
@@ -193,7 +196,10 @@ mod tests {
         let mut series = saw(2_000, None);
         series[1_503..].iter_mut().for_each(|v| *v += 20.0);
         let flagged = run(&mut Pattern::new(), &series);
-        assert!(flagged.first().is_some_and(|i| (1_503..1_515).contains(i)), "{flagged:?}");
+        assert!(
+            flagged.first().is_some_and(|i| (1_503..1_515).contains(i)),
+            "{flagged:?}"
+        );
     }
 
     #[test]

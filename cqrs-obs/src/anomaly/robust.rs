@@ -205,7 +205,11 @@ mod tests {
     #[test]
     fn find_a_spike_and_ignore_noise() {
         for mut d in both() {
-            assert_eq!(run(d.as_mut(), &spike(1_000, 800, 12.0)), vec![800], "{d:?}");
+            assert_eq!(
+                run(d.as_mut(), &spike(1_000, 800, 12.0)),
+                vec![800],
+                "{d:?}"
+            );
         }
     }
 
@@ -213,7 +217,10 @@ mod tests {
     fn find_a_level_shift() {
         for mut d in both() {
             let flagged = run(d.as_mut(), &level_shift(1_000, 600, 8.0));
-            assert!(flagged.first().is_some_and(|i| (600..605).contains(i)), "{flagged:?}");
+            assert!(
+                flagged.first().is_some_and(|i| (600..605).contains(i)),
+                "{flagged:?}"
+            );
         }
     }
 
@@ -221,7 +228,10 @@ mod tests {
     fn find_a_variance_change() {
         for mut d in both() {
             let flagged = run(d.as_mut(), &variance_change(2_000, 1_000, 6.0));
-            assert!(flagged.iter().any(|i| (1_000..1_100).contains(i)), "{flagged:?}");
+            assert!(
+                flagged.iter().any(|i| (1_000..1_100).contains(i)),
+                "{flagged:?}"
+            );
             assert!(flagged.iter().all(|i| *i >= 1_000), "{flagged:?}");
         }
     }

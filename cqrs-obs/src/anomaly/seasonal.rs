@@ -97,7 +97,9 @@ impl Seasonal {
             let s: f64 = (lag..n).map(|i| (v[i] - mean) * (v[i - lag] - mean)).sum();
             s / var * n as f64 / (n - lag) as f64
         };
-        let lags: Vec<f64> = (0..=max_lag + 1).map(|l| if l < n { acf(l) } else { 0.0 }).collect();
+        let lags: Vec<f64> = (0..=max_lag + 1)
+            .map(|l| if l < n { acf(l) } else { 0.0 })
+            .collect();
         // Local maxima above 0.3; the first within 10% of the highest wins, so a multiple of
         // the period does not.
         let peaks: Vec<(usize, f64)> = (min_lag.max(1)..=max_lag)
@@ -129,7 +131,8 @@ impl Detector for Seasonal {
         let spread = (n * bin.abs_dev + PRIOR * self.global_abs) / (n + PRIOR);
         let scale = 1.2533 * spread.max(0.5 * self.global_abs).max(floor);
         let residual = x - bin.mean;
-        let verdict = if bin.count >= 2 && self.seen > 2 * self.bins.len() as u64 && residual != 0.0 {
+        let verdict = if bin.count >= 2 && self.seen > 2 * self.bins.len() as u64 && residual != 0.0
+        {
             Verdict::from_deviation(residual / scale)
         } else {
             Verdict::NONE
@@ -211,13 +214,19 @@ mod tests {
         let mut series = wave(30, None);
         series[1_200..].iter_mut().for_each(|v| *v += 8.0);
         let flagged = run(&mut detector(), &series);
-        assert!(flagged.first().is_some_and(|i| (1_200..1_205).contains(i)), "{flagged:?}");
+        assert!(
+            flagged.first().is_some_and(|i| (1_200..1_205).contains(i)),
+            "{flagged:?}"
+        );
     }
 
     #[test]
     fn finds_a_variance_change() {
         let flagged = run(&mut detector(), &variance_change(3_000, 1_500, 6.0));
-        assert!(flagged.iter().any(|i| (1_500..1_600).contains(i)), "{flagged:?}");
+        assert!(
+            flagged.iter().any(|i| (1_500..1_600).contains(i)),
+            "{flagged:?}"
+        );
         assert!(flagged.iter().all(|i| *i >= 1_500), "{flagged:?}");
     }
 
@@ -228,7 +237,10 @@ mod tests {
 
     #[test]
     fn detects_the_period() {
-        assert_eq!(Seasonal::detect_period(&wave(10, None), 2, 200), Some(PERIOD));
+        assert_eq!(
+            Seasonal::detect_period(&wave(10, None), 2, 200),
+            Some(PERIOD)
+        );
         assert_eq!(Seasonal::detect_period(&[1.0; 100], 2, 50), None);
     }
 

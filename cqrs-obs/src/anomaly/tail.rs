@@ -25,7 +25,7 @@ impl Tail {
 
     #[inline]
     fn bin(a: f64) -> usize {
-        if !(a > 0.0) {
+        if a.is_nan() || a <= 0.0 {
             return 0;
         }
         let b = (a.log2() * 4.0).floor() + 16.0;
@@ -33,6 +33,7 @@ impl Tail {
     }
 
     /// Points seen (after halvings).
+    #[cfg(test)]
     pub(crate) fn total(&self) -> u32 {
         self.total
     }

@@ -48,7 +48,9 @@ pub(crate) fn level_shift(n: usize, at: usize, by: f64) -> Vec<f64> {
 /// Noise whose standard deviation is multiplied by `factor` from `at` on.
 pub(crate) fn variance_change(n: usize, at: usize, factor: f64) -> Vec<f64> {
     let mut v = noise(n, 13);
-    v[at..].iter_mut().for_each(|x| *x = 100.0 + (*x - 100.0) * factor);
+    v[at..]
+        .iter_mut()
+        .for_each(|x| *x = 100.0 + (*x - 100.0) * factor);
     v
 }
 

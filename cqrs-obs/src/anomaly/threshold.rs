@@ -205,7 +205,10 @@ mod tests {
     #[test]
     fn finds_a_variance_change() {
         let flagged = run(&mut Threshold::new(), &variance_change(2_000, 1_000, 6.0));
-        assert!(flagged.iter().any(|i| (1_000..1_100).contains(i)), "{flagged:?}");
+        assert!(
+            flagged.iter().any(|i| (1_000..1_100).contains(i)),
+            "{flagged:?}"
+        );
     }
 
     #[test]

@@ -30,10 +30,6 @@ impl Ring {
         }
     }
 
-    pub(crate) fn capacity(&self) -> usize {
-        self.buf.len()
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.len
     }

@@ -90,14 +90,20 @@ mod tests {
     fn finds_a_level_shift() {
         let mut d = ZScore::new(100);
         let flagged = run(&mut d, &level_shift(1_000, 600, 8.0));
-        assert!(flagged.first().is_some_and(|i| (600..605).contains(i)), "{flagged:?}");
+        assert!(
+            flagged.first().is_some_and(|i| (600..605).contains(i)),
+            "{flagged:?}"
+        );
     }
 
     #[test]
     fn finds_a_variance_change() {
         let mut d = ZScore::new(100);
         let flagged = run(&mut d, &variance_change(2_000, 1_000, 6.0));
-        assert!(flagged.iter().any(|i| (1_000..1_100).contains(i)), "{flagged:?}");
+        assert!(
+            flagged.iter().any(|i| (1_000..1_100).contains(i)),
+            "{flagged:?}"
+        );
         assert!(flagged.iter().all(|i| *i >= 1_000), "{flagged:?}");
     }
 

@@ -43,6 +43,10 @@ fn describe() {
         names::OBS_EXPORT_ERRORS_TOTAL,
         names::help(names::OBS_EXPORT_ERRORS_TOTAL).unwrap_or_default()
     );
+    metrics::describe_counter!(
+        names::ANOMALIES_TOTAL,
+        names::help(names::ANOMALIES_TOTAL).unwrap_or_default()
+    );
 }
 
 /// Drains the facade recorder's histogram buffers. Called on the background tick.

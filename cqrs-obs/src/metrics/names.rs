@@ -32,6 +32,8 @@ pub const EVENT_END_TO_END: &str = "cqrs_event_end_to_end_seconds";
 pub const HEALTH_STATUS: &str = "cqrs_health_status";
 /// `cqrs_circuit_breaker_state`: 1 for the current state of each circuit breaker, else 0.
 pub const CIRCUIT_BREAKER_STATE: &str = "cqrs_circuit_breaker_state";
+/// `cqrs_anomalies_total`: counter of anomalies the anomaly service reported.
+pub const ANOMALIES_TOTAL: &str = "cqrs_anomalies_total";
 /// `cqrs_obs_dropped_total`: the framework's own dropped spans, logs and points.
 pub const OBS_DROPPED_TOTAL: &str = "cqrs_obs_dropped_total";
 /// `cqrs_obs_export_errors_total`: the framework's own exporter failures.
@@ -74,6 +76,10 @@ pub mod label {
     pub const STATE: &str = "state";
     /// Histogram bucket upper bound.
     pub const LE: &str = "le";
+    /// Series an anomaly was found in.
+    pub const METRIC: &str = "metric";
+    /// Anomaly severity (`low`, `medium`, `high`, `critical`).
+    pub const SEVERITY: &str = "severity";
 }
 
 /// HELP text of a metric name, for every name in this module.
@@ -96,6 +102,7 @@ pub fn help(name: &str) -> Option<&'static str> {
             "Health of each component: 1 UP, 0.5 DEGRADED, 0 DOWN or OUT_OF_SERVICE, -1 UNKNOWN."
         }
         CIRCUIT_BREAKER_STATE => "Circuit breaker state: 1 for the current state, else 0.",
+        ANOMALIES_TOTAL => "Anomalies reported by the anomaly service, by series and severity.",
         OBS_DROPPED_TOTAL => "Telemetry items cqrs-obs dropped because a queue was full.",
         OBS_EXPORT_ERRORS_TOTAL => "Telemetry exports that failed.",
         _ => return None,
@@ -103,7 +110,7 @@ pub fn help(name: &str) -> Option<&'static str> {
 }
 
 /// Every metric name in this module.
-pub const ALL: [&str; 17] = [
+pub const ALL: [&str; 18] = [
     COMMANDS_TOTAL,
     COMMAND_DURATION,
     EVENTS_PROCESSED_TOTAL,
@@ -119,6 +126,7 @@ pub const ALL: [&str; 17] = [
     EVENT_END_TO_END,
     HEALTH_STATUS,
     CIRCUIT_BREAKER_STATE,
+    ANOMALIES_TOTAL,
     OBS_DROPPED_TOTAL,
     OBS_EXPORT_ERRORS_TOTAL,
 ];
