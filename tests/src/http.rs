@@ -1,4 +1,4 @@
-//! A minimal HTTP/1.1 GET client over `std::net::TcpStream`: enough for the admin endpoint
+//! A minimal HTTP/1.1 client over `std::net::TcpStream` (or any stream): enough for the admin endpoint
 //! and Prometheus' API on loopback, without pulling an HTTP stack into the tests.
 
 use std::io::{Read, Write};
@@ -47,14 +47,41 @@ pub fn get_with(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Result<Response, String> {
-    let fail = |what: &str, e: std::io::Error| format!("GET http://{addr}{path}: {what}: {e}");
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| fail("connect", e))?;
-    stream
-        .set_read_timeout(Some(TIMEOUT))
-        .map_err(|e| fail("set timeout", e))?;
-    stream
-        .set_write_timeout(Some(TIMEOUT))
-        .map_err(|e| fail("set timeout", e))?;
+    request(addr, "GET", path, headers, b"")
+}
+
+/// Any method, with headers and a body (`Content-Length` is added).
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Response, String> {
+    let fail = |what: &str, e: std::io::Error| format!("{method} http://{addr}{path}: {what}: {e}");
+    let stream = connect(addr).map_err(|e| fail("connect", e))?;
+    exchange(stream, &addr.to_string(), method, path, headers, body)
+}
+
+/// A loopback connection with the tests' timeouts.
+pub fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+    Ok(stream)
+}
+
+/// One HTTP/1.1 request and its response over `stream` (plain TCP, TLS, ...), which is then
+/// closed.
+pub fn exchange(
+    mut stream: impl Read + Write,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Response, String> {
+    let fail = |what: &str, e: std::io::Error| format!("{method} {host}{path}: {what}: {e}");
     let accept = headers
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case("accept"));
@@ -65,16 +92,24 @@ pub fn get_with(
     if !accept {
         extra.push_str("Accept: */*\r\n");
     }
+    if !body.is_empty() {
+        extra.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}User-Agent: cqrs-obs-tests\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}User-Agent: cqrs-obs-tests\r\n\
          Connection: close\r\n\r\n"
     );
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| fail("write", e))?;
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    stream.write_all(&bytes).map_err(|e| fail("write", e))?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(|e| fail("read", e))?;
-    parse_response(&raw).map_err(|e| format!("GET http://{addr}{path}: {e}"))
+    match stream.read_to_end(&mut raw) {
+        Ok(_) => {}
+        // A TLS peer that closes without close_notify: what was read is the whole answer.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        Err(e) => return Err(fail("read", e)),
+    }
+    parse_response(&raw).map_err(|e| format!("{method} {host}{path}: {e}"))
 }
 
 fn parse_response(raw: &[u8]) -> Result<Response, String> {

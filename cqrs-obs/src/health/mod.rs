@@ -46,6 +46,7 @@ pub use endpoint::HEALTH_JSON;
 pub use format::{ietf, probe, spring, ShowDetails};
 pub use registry::{Component, Registry, Selector, Snapshot, Transition};
 pub use status::{HealthStatus, IntoHealthStatus, Observed, Report, Status};
+pub(crate) use status::rfc3339;
 
 /// Errors of the health module.
 #[derive(Debug, thiserror::Error)]

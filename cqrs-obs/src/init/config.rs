@@ -57,6 +57,7 @@ pub(crate) struct Config {
     pub(crate) service_name: String,
     pub(crate) admin: AdminAddr,
     pub(crate) admin_token: Option<String>,
+    pub(crate) admin_settings: super::admin_settings::AdminSettings,
     pub(crate) console: Console,
     pub(crate) log_filter: Targets,
     pub(crate) traces: TracesConfig,
@@ -140,6 +141,7 @@ impl Default for Config {
             service_name: default_service_name(),
             admin: AdminAddr::Listen(DEFAULT_ADMIN_ADDR),
             admin_token: None,
+            admin_settings: super::admin_settings::AdminSettings::default(),
             console: Console::Text,
             log_filter: Targets::new().with_default(tracing::Level::INFO),
             traces: TracesConfig::default(),
@@ -550,6 +552,7 @@ impl Config {
                 self.admin_token = Some(token.trim().to_owned());
             }
         }
+        self.apply_admin_env(&get, &mut report)?;
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! `init()`, `try_init()`, `builder()` and the guard that shuts everything down.
 
+mod admin_settings;
 mod config;
 
 use std::net::SocketAddr;
@@ -35,6 +36,18 @@ pub enum InitError {
         /// The address.
         addr: SocketAddr,
     },
+    /// The admin audit log file could not be opened.
+    #[error("cannot open the admin audit log {path} (CQRS_OBS_ADMIN_AUDIT_LOG)")]
+    AdminAuditLog {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The admin endpoint could not start (its TLS certificate or key, its thread).
+    #[error(transparent)]
+    Admin(crate::admin::AdminError),
     /// Another global `tracing` subscriber is installed (use `.console(Console::Off)` to keep
     /// it and skip cqrs-obs' console output).
     #[error("a global tracing subscriber is already installed")]
@@ -106,6 +119,7 @@ pub struct Builder {
     ignore_env: bool,
     traces: TraceSettings,
     logs: LogSettings,
+    admin_overrides: admin_settings::AdminOverrides,
 }
 
 /// Log settings made in code.
@@ -258,6 +272,7 @@ impl Builder {
         if let Some(admin) = self.admin {
             config.admin = admin;
         }
+        self.admin_overrides.apply(&mut config)?;
         if let Some(console) = self.console {
             config.console = console;
         }
@@ -388,7 +403,9 @@ fn start_once(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
     let health = crate::health::start(&config.service_name, mode == Mode::Strict)?;
     let ticker = Ticker::start();
     let admin = match listener {
-        Some(listener) => Some(AdminServer::start(listener, config.admin_token.clone())?),
+        Some(listener) => {
+            Some(AdminServer::start(listener, config.admin_security()?).map_err(InitError::Admin)?)
+        }
         None => None,
     };
     if let Some(server) = &admin {
@@ -518,7 +535,10 @@ fn bind_admin(config: &Config) -> Result<Option<std::net::TcpListener>, InitErro
     let AdminAddr::Listen(addr) = config.admin else {
         return Ok(None);
     };
-    if !addr.ip().is_loopback() && config.admin_token.is_none() {
+    if !addr.ip().is_loopback()
+        && config.admin_token.is_none()
+        && config.admin_settings.viewer_token.is_none()
+    {
         return Err(InitError::AdminNeedsToken { addr });
     }
     admin::bind(addr)

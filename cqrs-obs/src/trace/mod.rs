@@ -27,7 +27,7 @@ mod span;
 pub(crate) use ids::{new_root_trace, new_span_id, root_trace_from, span_id_from};
 pub use pipeline::{install_tracer, otel_layer, Protocol, TraceConfig, TraceError, TracePipeline};
 pub(crate) use sampler::{sample_child, sample_root};
-pub use sampler::{set_sampler, Root, Sampler, SamplerError, ACCEPTED as ACCEPTED_SAMPLERS};
+pub use sampler::{sampler, set_sampler, Root, Sampler, SamplerError, ACCEPTED as ACCEPTED_SAMPLERS};
 pub(crate) use span::{
     attach, attach_sync, detach_sync, end_handler_span, start_handler_span, LiveSpan, Origin,
 };

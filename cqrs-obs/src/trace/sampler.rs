@@ -151,6 +151,7 @@ static IN_WINDOW: AtomicU64 = AtomicU64::new(0);
 /// assert!(cqrs_obs::context::Context::new_root().is_sampled());
 /// ```
 pub fn set_sampler(sampler: Sampler) {
+    *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = sampler;
     let (root, arg) = match sampler.root {
         Root::AlwaysOn => (ON, 0),
         Root::AlwaysOff => (OFF, 0),
@@ -160,6 +161,41 @@ pub fn set_sampler(sampler: Sampler) {
     ARG.store(arg, Relaxed);
     PARENT_BASED.store(sampler.parent_based, Relaxed);
     ROOT.store(root, Relaxed);
+}
+
+/// The sampler last installed (see [`set_sampler`]).
+static CURRENT: std::sync::Mutex<Sampler> =
+    std::sync::Mutex::new(Sampler::parent_based(Root::AlwaysOn));
+
+/// The sampler calls are sampled with now.
+///
+/// ```
+/// use cqrs_obs::trace::{self, Root, Sampler};
+/// trace::set_sampler(Sampler::independent(Root::Ratio(0.5)));
+/// assert_eq!(trace::sampler().describe(), ("traceidratio".to_owned(), Some("0.5".to_owned())));
+/// trace::set_sampler(Sampler::default());
+/// ```
+pub fn sampler() -> Sampler {
+    *CURRENT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Sampler {
+    /// The `OTEL_TRACES_SAMPLER` name and `OTEL_TRACES_SAMPLER_ARG` value that select this
+    /// sampler ([`Sampler::parse`] reads them back).
+    pub fn describe(&self) -> (String, Option<String>) {
+        let (name, arg) = match self.root {
+            Root::AlwaysOn => ("always_on", None),
+            Root::AlwaysOff => ("always_off", None),
+            Root::Ratio(p) => ("traceidratio", Some(p.to_string())),
+            Root::PerSecond(n) => ("cqrs_obs_ratelimited", Some(n.to_string())),
+        };
+        let name = if self.parent_based {
+            format!("parentbased_{name}")
+        } else {
+            name.to_owned()
+        };
+        (name, arg)
+    }
 }
 
 fn ratio_threshold(p: f64) -> u64 {
