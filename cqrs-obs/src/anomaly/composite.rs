@@ -18,6 +18,7 @@ use super::score::{clamp_input, finite, Severity, Verdict};
 use super::seasonal::Seasonal;
 use super::tail::Tail;
 use super::threshold::Threshold;
+use super::trend::Direction;
 use super::window::Ring;
 use super::zscore::ZScore;
 
@@ -52,10 +53,12 @@ pub struct CompositeConfig {
     pub horizon: u32,
     /// Score from which a point is reported as an anomaly.
     pub alert: f64,
-    /// Points after an unusual one during which the series stays quiet (scores damped).
+    /// Points after a report during which the series stays quiet (scores halved).
     pub refractory: usize,
     /// Points before the composite scores at all.
     pub warmup: usize,
+    /// Which way is bad; deviations the other way are never unusual.
+    pub direction: Direction,
     /// A point is unusual only if some detector puts it at least this many sigmas away: rank
     /// alone would call the largest value of plain noise unusual.
     pub min_deviation: f64,
@@ -77,6 +80,7 @@ impl Default for CompositeConfig {
             alert: 0.75,
             refractory: 150,
             warmup: 150,
+            direction: Direction::Both,
             min_deviation: 4.0,
             gate: 0.5,
         }
@@ -166,7 +170,7 @@ pub struct Composite {
     overall: Tail,
     short: Ring,
     recent_unusual: u16,
-    since_unusual: usize,
+    since_report: usize,
     seen: usize,
 }
 
@@ -184,7 +188,7 @@ impl Composite {
             overall: Tail::new(config.horizon),
             short: Ring::new(config.short.max(1)),
             recent_unusual: 0,
-            since_unusual: usize::MAX,
+            since_report: usize::MAX,
             seen: 0,
             config,
         }
@@ -267,16 +271,17 @@ impl Composite {
         } else {
             0.0
         };
-        let unusual = extremity >= cfg.alert;
+        // Unusual the bad way: the other way is learned, never reported, and keeps no one quiet.
+        let unusual = extremity >= cfg.alert && cfg.direction.is_bad(deviation);
         self.recent_unusual = (self.recent_unusual << 1) | u16::from(unusual);
-        let quiet = self.since_unusual < cfg.refractory;
-        self.since_unusual = self.since_unusual.saturating_add(1);
-        if unusual {
-            // Any unusual point restarts the quiet period: one report per incident, however
-            // long the incident lasts.
-            self.since_unusual = 0;
-        }
+        let quiet = self.since_report < cfg.refractory;
+        self.since_report = self.since_report.saturating_add(1);
         let anomaly = unusual && !quiet;
+        if anomaly {
+            // A report starts the quiet period: one report per incident (a long incident is
+            // reported again once the period is over).
+            self.since_report = 0;
+        }
         let score = if quiet { extremity * 0.5 } else { extremity };
         let data = (self.seen as f64 / (cfg.warmup.max(1) as f64 * 4.0)).min(1.0);
         let persistence = f64::from((self.recent_unusual & 0x3ff).count_ones()) / 10.0;

@@ -78,7 +78,8 @@ pub struct Anomaly {
 pub struct SeriesConfig {
     /// The composite detector.
     pub composite: CompositeConfig,
-    /// Which way is bad: anomalies the good way are learned, not reported.
+    /// Which way is bad: anomalies the good way are learned, not reported (it replaces the
+    /// composite's own `direction`).
     pub direction: Direction,
     /// Points per trend bucket.
     pub trend_stride: u32,
@@ -137,7 +138,10 @@ struct Series {
 impl Series {
     fn new(config: &SeriesConfig) -> Series {
         Series {
-            composite: Composite::new(config.composite.clone()),
+            composite: Composite::new(CompositeConfig {
+                direction: config.direction,
+                ..config.composite.clone()
+            }),
             trend: TrendTracker::new(config.trend_stride, config.direction),
             direction: config.direction,
             last: None,
@@ -272,7 +276,7 @@ impl AnomalyService {
             let a = series.composite.update(point.timestamp, point.value);
             series.trend.add(point.timestamp, point.value);
             series.last = Some((point.timestamp, point.value, a));
-            if !a.anomaly || !series.direction.is_bad(a.deviation) {
+            if !a.anomaly {
                 return None;
             }
             let anomaly = Anomaly {
