@@ -1,7 +1,9 @@
 //! Every PromQL expression of every generated dashboard returns data from a real Prometheus
 //! server that scraped the bank and loaded the generated SLO rules: the metric names, label
 //! names and label values the dashboards use really exist, and the SLO panels' recorded
-//! series are really produced by the rules.
+//! series are really produced by the rules. Because `=~".*"` and `!=` matchers also match
+//! series without the label, every label an expression names is also checked to exist on a
+//! metric it reads.
 //!
 //! The dashboards' variables are replaced as Grafana would with "All" selected: `$service`
 //! by the scrape job, `$instance` and `$handler` by `.*`, `$__rate_interval` by `1m`.
@@ -150,10 +152,76 @@ impl Prometheus {
     }
 }
 
+/// The metric names (identifiers followed by `{`) and the label names (in matchers and in
+/// `by (..)` / `without (..)`) of an expression.
+fn metrics_and_labels(expr: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let bytes = expr.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b':';
+    let (mut metrics, mut labels) = (BTreeSet::new(), BTreeSet::new());
+    let mut i = 0;
+    let mut in_braces = false;
+    let mut grouping = false;
+    let mut last_ident = String::new();
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'"' {
+            // Skip a string literal.
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'"' {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            i += 1;
+            continue;
+        }
+        if is_ident(b) && !b.is_ascii_digit() {
+            let start = i;
+            while i < bytes.len() && is_ident(bytes[i]) {
+                i += 1;
+            }
+            let ident = &expr[start..i];
+            let next = expr[i..].trim_start().bytes().next();
+            if in_braces || grouping {
+                labels.insert(ident.to_owned());
+            } else if next == Some(b'{') {
+                metrics.insert(ident.to_owned());
+            }
+            last_ident = ident.to_owned();
+            continue;
+        }
+        match b {
+            b'{' => in_braces = true,
+            b'}' => in_braces = false,
+            b'(' if last_ident == "by" || last_ident == "without" => grouping = true,
+            b')' => grouping = false,
+            _ => {}
+        }
+        if !b.is_ascii_whitespace() {
+            last_ident.clear();
+        }
+        i += 1;
+    }
+    (metrics, labels)
+}
+
 fn names_a_metric_the_bank_does_not_emit(expr: &str) -> Option<&'static str> {
     NOT_EMITTED_BY_THE_BANK
         .into_iter()
         .find(|name| expr.contains(name))
+}
+
+#[test]
+fn finds_metrics_and_labels() {
+    let (metrics, labels) = metrics_and_labels(
+        "sum by (le, command) (rate(cqrs_command_duration_seconds_bucket{job=~\"a|b\",outcome!=\"x{\"}[1m])) / on() slo:x:ratio{slo_id=\"s\"}",
+    );
+    assert_eq!(
+        metrics.into_iter().collect::<Vec<_>>(),
+        ["cqrs_command_duration_seconds_bucket", "slo:x:ratio"]
+    );
+    assert_eq!(
+        labels.into_iter().collect::<Vec<_>>(),
+        ["command", "job", "le", "outcome", "slo_id"]
+    );
 }
 
 #[test]
@@ -231,6 +299,27 @@ fn every_dashboard_query_returns_data_from_prometheus() {
             .collect();
         prometheus.fail(&format!("{e}:\n{}", detail.join("\n")));
     }
+
+    // A regex matcher like `=~".*"` or a `!=` matcher also matches series without the label,
+    // and grouping by a missing label gives an empty one: check that every label an
+    // expression names exists on one of the metrics it reads.
+    let mut pairs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for expr in exprs.keys() {
+        let (metrics, labels) = metrics_and_labels(expr);
+        assert!(!metrics.is_empty(), "no metric found in {expr}");
+        let metrics = metrics.into_iter().collect::<Vec<_>>().join("|");
+        pairs.entry(metrics).or_default().extend(labels);
+    }
+    let mut missing = Vec::new();
+    for (metrics, labels) in &pairs {
+        for label in labels {
+            let probe = format!("count({{__name__=~\"{metrics}\",{label}!=\"\"}})");
+            if series(server, &probe).unwrap_or(0) == 0 {
+                missing.push(format!("no `{label}` label on {metrics}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
 
     // The variables' own queries find the bank.
     let jobs = api(
