@@ -323,3 +323,27 @@ fn nothing_listening_is_unreachable_after_retries() {
     }
     assert!(std::error::Error::source(&error).is_some());
 }
+
+#[test]
+fn deploys_every_generated_dashboard() {
+    let (fake, client) = setup(Auth::Bearer("t".into()));
+    let all = cqrs_obs::dashboards::generate_all(cqrs_obs::dashboards::Template::Production);
+    let saved = block_on(client.deploy_all(&all, Some("Bank"), "cqrs-obs")).unwrap();
+    let uids: Vec<&str> = saved.iter().map(|d| d.uid.as_str()).collect();
+    let want: Vec<&str> = all.iter().map(|d| d.uid.as_str()).collect();
+    assert_eq!(uids, want);
+    let posts = dashboard_posts(&fake);
+    assert_eq!(posts.len(), 6);
+    for (post, dashboard) in posts.iter().zip(&all) {
+        assert_eq!(post.body["dashboard"]["title"], dashboard.title.as_str());
+        assert_eq!(post.body["folderUid"], "bank");
+    }
+    let folder_posts = fake
+        .lock()
+        .unwrap()
+        .seen
+        .iter()
+        .filter(|s| s.path == "/api/folders")
+        .count();
+    assert_eq!(folder_posts, 1, "the folder is created once");
+}

@@ -4,6 +4,8 @@
 //! the 24-column grid without overlaps, uses only variables it defines, and every PromQL
 //! expression parses (promtool). The SLO panels use the same record names and thresholds as
 //! the generated Prometheus rules.
+//!
+//! `CQRS_OBS_DASHBOARDS_OUT=<dir>` also writes the bank's dashboards there, to look at them.
 
 mod dashboards_common;
 
@@ -99,6 +101,10 @@ fn every_dashboard_validates_against_grafanas_schemas() {
         all.len(),
         "one file per dashboard (unique uids)"
     );
+    // To look at them (or import them into a Grafana): CQRS_OBS_DASHBOARDS_OUT=<dir>.
+    if let Some(out) = std::env::var_os("CQRS_OBS_DASHBOARDS_OUT") {
+        dashboards::export(std::path::Path::new(&out), &dashboards).expect("exporting");
+    }
     let output = Command::new(python)
         .arg("-c")
         .arg(VALIDATOR)

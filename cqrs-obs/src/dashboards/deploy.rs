@@ -197,6 +197,20 @@ impl GrafanaClient {
         })
     }
 
+    /// Deploys every dashboard into `folder`, stopping at the first error.
+    pub async fn deploy_all(
+        &self,
+        dashboards: &[Dashboard],
+        folder: Option<&str>,
+        message: &str,
+    ) -> Result<Vec<Deployed>, DeployError> {
+        let mut deployed = Vec::with_capacity(dashboards.len());
+        for dashboard in dashboards {
+            deployed.push(self.deploy(dashboard, folder, message).await?);
+        }
+        Ok(deployed)
+    }
+
     /// The folder's uid, creating the folder when it does not exist.
     async fn ensure_folder(
         &self,

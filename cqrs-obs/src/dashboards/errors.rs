@@ -14,7 +14,7 @@ pub(crate) fn build(ctx: &Context<'_>) -> Dashboard {
     let mut b = ctx.builder(DashboardKind::Errors);
     for family in ctx.families() {
         let id = family.id_label;
-        b = b.row(&format!("{}s", family.noun));
+        b = b.row(family.plural);
         b = b.panel(
             PanelSpec::stat(&format!("{} failures in range", family.noun))
                 .query(
@@ -33,8 +33,8 @@ pub(crate) fn build(ctx: &Context<'_>) -> Dashboard {
         );
         b = b.panel(
             PanelSpec::timeseries(&format!(
-                "{}s: rejected vs conflict vs error vs panic vs cancelled",
-                family.noun
+                "{}: rejected vs conflict vs error vs panic vs cancelled",
+                family.plural
             ))
             .query(
                 &family.rate(label::OUTCOME, "outcome!=\"ok\""),

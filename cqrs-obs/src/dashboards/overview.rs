@@ -53,7 +53,7 @@ pub(crate) fn build(ctx: &Context<'_>) -> Dashboard {
         );
     for family in &families {
         b = b.panel(
-            PanelSpec::stat(&format!("{}s/s", family.noun))
+            PanelSpec::stat(&format!("{}/s", family.plural))
                 .query(&family.rate("", ""), "")
                 .unit("reqps"),
         );

@@ -28,7 +28,7 @@ pub(crate) fn build(ctx: &Context<'_>) -> Dashboard {
     let mut b = ctx.builder(DashboardKind::Performance);
     for family in ctx.families() {
         let id = family.id_label;
-        b = b.row(&format!("{}s", family.noun));
+        b = b.row(family.plural);
         if ctx.full() {
             b = b.panel(
                 PanelSpec::heatmap(&format!("{} latency", family.noun))

@@ -21,6 +21,8 @@ pub(crate) struct Family {
     pub(crate) kind: HandlerKind,
     /// `Command`, `Event handler`, `Query`.
     pub(crate) noun: &'static str,
+    /// `Commands`, `Event handlers`, `Queries`.
+    pub(crate) plural: &'static str,
     pub(crate) counter: &'static str,
     pub(crate) histogram: &'static str,
     /// The label that identifies one handler's series (what `$handler` matches).
@@ -31,6 +33,7 @@ pub(crate) const FAMILIES: [Family; 3] = [
     Family {
         kind: HandlerKind::Command,
         noun: "Command",
+        plural: "Commands",
         counter: names::COMMANDS_TOTAL,
         histogram: names::COMMAND_DURATION,
         id_label: label::COMMAND,
@@ -38,6 +41,7 @@ pub(crate) const FAMILIES: [Family; 3] = [
     Family {
         kind: HandlerKind::Event,
         noun: "Event handler",
+        plural: "Event handlers",
         counter: names::EVENTS_PROCESSED_TOTAL,
         histogram: names::EVENT_HANDLER_DURATION,
         id_label: label::HANDLER,
@@ -45,6 +49,7 @@ pub(crate) const FAMILIES: [Family; 3] = [
     Family {
         kind: HandlerKind::Query,
         noun: "Query",
+        plural: "Queries",
         counter: names::QUERIES_TOTAL,
         histogram: names::QUERY_DURATION,
         id_label: label::QUERY,

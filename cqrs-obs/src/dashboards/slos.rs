@@ -127,7 +127,7 @@ fn alert_condition(slo: &Slo, rule: &BurnRateRule, sel: &str) -> PanelSpec {
         "green",
         &[(1.0, severity_color(rule.severity))],
     ))
-    .size(2, 4)
+    .size(3, 4)
 }
 
 pub(crate) fn build(ctx: &Context<'_>) -> Dashboard {
