@@ -14,6 +14,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/metrics", get(metrics))
         .route("/handlers", get(handlers))
         .route("/sampling", get(sampling).put(set_sampling))
+        .route("/traces/{id}", get(trace))
         .merge(slo_routes())
 }
 
@@ -141,5 +142,22 @@ async fn set_sampling(body: axum::body::Bytes) -> Response {
             sampling().await.into_response()
         }
         Err(e) => error(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+    }
+}
+
+/// A conversation from the causation journal, by correlation id or trace id.
+async fn trace(axum::extract::Path(id): axum::extract::Path<String>) -> Response {
+    let calls = crate::trace::conversation(&id);
+    match crate::trace::ConversationView::of(&calls) {
+        Some(view) => Json(view).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "no sampled call of conversation or trace `{id}` in the journal (it keeps the \
+                 latest {} calls)",
+                crate::trace::JOURNAL_CAPACITY
+            ),
+        ),
     }
 }

@@ -215,12 +215,13 @@ impl CallGuard {
         let inert = || AsyncCallGuard {
             guard: CallGuard::inert(),
             context: ManuallyDrop::new(None),
+            pending: None,
         };
         let Some(clock) = Timebase::get() else {
             return inert();
         };
         let kind = site.meta().kind;
-        let Ok((shard, ctx, span)) = LOCAL.try_with(|local| {
+        let Ok((shard, ctx, span, pending)) = LOCAL.try_with(|local| {
             let stack = local.stack.borrow();
             let current = stack.last().and_then(Option::as_ref);
             let (mut ctx, origin) = parent.derive(kind, local, current);
@@ -231,7 +232,8 @@ impl CallGuard {
             };
             let shard = local.shard();
             site.record_start(shard);
-            (shard, ctx, span)
+            let pending = crate::trace::Pending::of(&ctx);
+            (shard, ctx, span, pending)
         }) else {
             parent.release();
             return inert();
@@ -247,6 +249,7 @@ impl CallGuard {
                 span: ManuallyDrop::new(span),
             },
             context: ManuallyDrop::new(Some(ctx)),
+            pending,
         }
     }
 
@@ -254,6 +257,17 @@ impl CallGuard {
     #[inline]
     pub fn finish(&mut self, outcome: Outcome) {
         self.outcome = outcome as u8;
+    }
+
+    /// The outcome to record: the one set by `finish`, else `panic` while unwinding, else
+    /// `cancelled`.
+    #[inline(always)]
+    fn outcome(&self) -> Outcome {
+        match Outcome::ALL.get(usize::from(self.outcome)) {
+            Some(&outcome) => outcome,
+            None if std::thread::panicking() => Outcome::Panic,
+            None => Outcome::Cancelled,
+        }
     }
 }
 
@@ -267,11 +281,7 @@ impl Drop for CallGuard {
         if let Some(clock) = Timebase::get() {
             let ticks = clock.now().saturating_sub(self.start);
             let bucket = clock.bucket(ticks);
-            let outcome = match Outcome::ALL.get(usize::from(self.outcome)) {
-                Some(&outcome) => outcome,
-                None if std::thread::panicking() => Outcome::Panic,
-                None => Outcome::Cancelled,
-            };
+            let outcome = self.outcome();
             if let Some(span) = span {
                 end_span(span, site, outcome, self.restore);
             }
@@ -280,6 +290,9 @@ impl Drop for CallGuard {
                 // context back (the call's own context is dropped here).
                 site.record_end(self.shard, outcome, bucket, ticks);
                 if let Ok(own) = LOCAL.try_with(Local::pop) {
+                    if let Some(ctx) = &own {
+                        crate::trace::journal_record(site.meta(), ctx, outcome, clock.nanos(ticks));
+                    }
                     Context::discard(own);
                 }
             } else {
@@ -299,6 +312,8 @@ pub struct AsyncCallGuard {
     guard: CallGuard,
     /// Emptied by hand in `drop` (see `Context::discard`), so no drop glue runs for it.
     context: ManuallyDrop<Option<Context>>,
+    /// The ids the causation journal records when the call ends (sampled calls only).
+    pending: Option<Box<crate::trace::Pending>>,
 }
 
 impl AsyncCallGuard {
@@ -320,6 +335,20 @@ impl Drop for AsyncCallGuard {
     fn drop(&mut self) {
         // A context that was never handed out (the future was dropped before its first poll).
         Context::discard(self.context.take());
+        if let Some(pending) = self.pending.take() {
+            journal_async(&self.guard, pending);
+        }
+    }
+}
+
+/// Records a sampled async call in the causation journal (its `CallGuard` records the metrics
+/// right after).
+#[cold]
+#[inline(never)]
+fn journal_async(guard: &CallGuard, pending: Box<crate::trace::Pending>) {
+    if let (Some(site), Some(clock)) = (guard.site, Timebase::get()) {
+        let nanos = clock.nanos(clock.now().saturating_sub(guard.start));
+        crate::trace::journal_record_pending(site.meta(), *pending, guard.outcome(), nanos);
     }
 }
 

@@ -400,6 +400,7 @@ fn start_once(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
         );
     }
     crate::handler::enable();
+    crate::trace::set_journal_enabled(true);
     let health = crate::health::start(&config.service_name, mode == Mode::Strict)?;
     let ticker = Ticker::start();
     let admin = match listener {

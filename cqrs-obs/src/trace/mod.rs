@@ -20,14 +20,25 @@
 //! contextual root spans on it.
 
 mod ids;
+mod journal;
 mod pipeline;
 mod sampler;
 mod span;
 
 pub(crate) use ids::{new_root_trace, new_span_id, root_trace_from, span_id_from};
+pub(crate) use journal::record as journal_record;
+pub(crate) use journal::record_pending as journal_record_pending;
+pub(crate) use journal::Pending;
+pub use journal::{
+    clear as clear_journal, conversation, is_enabled as journal_enabled,
+    set_enabled as set_journal_enabled, CallRecord, ConversationView, MessageView,
+    CAPACITY as JOURNAL_CAPACITY,
+};
 pub use pipeline::{install_tracer, otel_layer, Protocol, TraceConfig, TraceError, TracePipeline};
 pub(crate) use sampler::{sample_child, sample_root};
-pub use sampler::{sampler, set_sampler, Root, Sampler, SamplerError, ACCEPTED as ACCEPTED_SAMPLERS};
+pub use sampler::{
+    sampler, set_sampler, Root, Sampler, SamplerError, ACCEPTED as ACCEPTED_SAMPLERS,
+};
 pub(crate) use span::{
     attach, attach_sync, detach_sync, end_handler_span, start_handler_span, LiveSpan, Origin,
 };

@@ -1,0 +1,218 @@
+//! The causation journal: the sampled handler calls of the recent past, so that
+//! `GET /traces/{id}` (and `cqrs-cli trace`) can show a conversation — a command, the events
+//! it produced, every projection and saga they reached — as a causation tree, with no trace
+//! backend at all.
+//!
+//! Each sampled call adds one [`CallRecord`] when it ends (a call whose trace is not sampled
+//! adds nothing). The journal keeps the latest [`CAPACITY`] records in a ring, about
+//! 200 bytes each (plus the text of ids received from outside), so it stays under 2 MiB.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::context::{Context, Id};
+use crate::handler::{HandlerKind, HandlerMeta, Outcome};
+use crate::propagation::TraceParent;
+
+/// Records kept.
+pub const CAPACITY: usize = 8192;
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static JOURNAL: Mutex<VecDeque<CallRecord>> = Mutex::new(VecDeque::new());
+
+/// One handler call of a conversation.
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    /// The handler.
+    pub meta: HandlerMeta,
+    /// The conversation.
+    pub correlation_id: Id,
+    /// The message the handler handled.
+    pub message_id: Option<Id>,
+    /// The message that caused it.
+    pub causation_id: Option<Id>,
+    /// The call's trace context (its span id is the handler span's).
+    pub trace: TraceParent,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// When it started.
+    pub started_at: SystemTime,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// Turns recording on or off (`init()` turns it on).
+pub fn set_enabled(enabled: bool) {
+    ENABLED.store(enabled, Relaxed);
+}
+
+/// Whether sampled calls are recorded.
+#[inline(always)]
+pub fn is_enabled() -> bool {
+    ENABLED.load(Relaxed)
+}
+
+/// What a call's record needs of its context, taken when the call starts (async calls hand
+/// their context to the body).
+#[derive(Debug)]
+pub(crate) struct Pending {
+    correlation_id: Id,
+    message_id: Option<Id>,
+    causation_id: Option<Id>,
+    trace: TraceParent,
+}
+
+impl Pending {
+    /// `None` unless the journal records this call (sampled, journal on).
+    #[inline(always)]
+    pub(crate) fn of(ctx: &Context) -> Option<Box<Pending>> {
+        if ctx.is_sampled() && is_enabled() {
+            Some(pending(ctx))
+        } else {
+            None
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn pending(ctx: &Context) -> Box<Pending> {
+    Box::new(Pending {
+        correlation_id: ctx.correlation_id.clone(),
+        message_id: ctx.message_id.clone(),
+        causation_id: ctx.causation_id.clone(),
+        trace: ctx.trace,
+    })
+}
+
+/// Adds the call that just ended with `ctx`, if it is sampled.
+#[inline(always)]
+pub(crate) fn record(meta: &HandlerMeta, ctx: &Context, outcome: Outcome, nanos: u64) {
+    if ctx.is_sampled() && is_enabled() {
+        record_pending(meta, *pending(ctx), outcome, nanos);
+    }
+}
+
+/// Adds a call that just ended (cold: sampled calls only).
+#[cold]
+#[inline(never)]
+pub(crate) fn record_pending(meta: &HandlerMeta, pending: Pending, outcome: Outcome, nanos: u64) {
+    let duration = Duration::from_nanos(nanos);
+    let record = CallRecord {
+        meta: *meta,
+        correlation_id: pending.correlation_id,
+        message_id: pending.message_id,
+        causation_id: pending.causation_id,
+        trace: pending.trace,
+        outcome,
+        started_at: SystemTime::now()
+            .checked_sub(duration)
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+        duration,
+    };
+    let mut journal = JOURNAL.lock().unwrap_or_else(|e| e.into_inner());
+    if journal.len() == CAPACITY {
+        journal.pop_front();
+    } else if journal.capacity() == 0 {
+        journal.reserve_exact(CAPACITY);
+    }
+    journal.push_back(record);
+}
+
+/// The calls of one conversation, found by its correlation id or by the trace id of any of
+/// its calls, in the order they started.
+///
+/// ```
+/// assert!(cqrs_obs::trace::conversation("no-such-conversation").is_empty());
+/// ```
+pub fn conversation(id: &str) -> Vec<CallRecord> {
+    let journal = JOURNAL.lock().unwrap_or_else(|e| e.into_inner());
+    let by_trace = journal
+        .iter()
+        .find(|r| r.trace.trace_id().to_string() == id)
+        .map(|r| r.correlation_id.clone());
+    let mut calls: Vec<CallRecord> = journal
+        .iter()
+        .filter(|r| match &by_trace {
+            Some(correlation) => &r.correlation_id == correlation,
+            None => r.correlation_id.to_string() == id,
+        })
+        .cloned()
+        .collect();
+    drop(journal);
+    calls.sort_by_key(|r| r.started_at);
+    calls
+}
+
+/// A conversation as `GET /traces/{id}` answers it.
+#[derive(Debug, Serialize)]
+pub struct ConversationView {
+    /// The conversation's correlation id.
+    pub correlation_id: String,
+    /// Its calls, in the order they started.
+    pub messages: Vec<MessageView>,
+}
+
+/// One call of a [`ConversationView`].
+#[derive(Debug, Serialize)]
+pub struct MessageView {
+    /// The handled message's id.
+    pub message_id: Option<String>,
+    /// The id of the message that caused it.
+    pub causation_id: Option<String>,
+    /// `command`, `event` or `query`.
+    pub kind: HandlerKind,
+    /// The handler's name.
+    pub handler: &'static str,
+    /// The message type.
+    pub message: &'static str,
+    /// The aggregate, projection or saga, when declared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<&'static str>,
+    /// How the call ended.
+    pub outcome: Outcome,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// Milliseconds.
+    pub duration_ms: f64,
+    /// The trace id.
+    pub trace_id: String,
+    /// The handler span's id.
+    pub span_id: String,
+}
+
+impl ConversationView {
+    /// The view of `calls` (one conversation); `None` when there is none.
+    pub fn of(calls: &[CallRecord]) -> Option<ConversationView> {
+        let first = calls.first()?;
+        Some(ConversationView {
+            correlation_id: first.correlation_id.to_string(),
+            messages: calls
+                .iter()
+                .map(|r| MessageView {
+                    message_id: r.message_id.as_ref().map(Id::to_string),
+                    causation_id: r.causation_id.as_ref().map(Id::to_string),
+                    kind: r.meta.kind,
+                    handler: r.meta.name,
+                    message: r.meta.message,
+                    component: r.meta.aggregate.or(r.meta.projection).or(r.meta.saga),
+                    outcome: r.outcome,
+                    started_at: crate::health::rfc3339(r.started_at),
+                    duration_ms: r.duration.as_secs_f64() * 1e3,
+                    trace_id: r.trace.trace_id().to_string(),
+                    span_id: r.trace.span_id().to_string(),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Empties the journal (tests).
+#[doc(hidden)]
+pub fn clear() {
+    JOURNAL.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
