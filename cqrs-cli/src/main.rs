@@ -1,25 +1,49 @@
-//! `cqrs-cli`: asks a running cqrs-obs service (its admin endpoint) about its handlers.
+//! `cqrs-cli`: asks a running cqrs-obs service (its admin endpoint, or for the fleet view a
+//! Prometheus server) about its health, SLOs, logs, anomalies, traces, handlers, rules and
+//! dashboards.
+//!
+//! The flow is the same for every command: clap parses raw flags ([`cli`]), they become
+//! validated [`config::Settings`], and a [`command`] asks the endpoint, judges the answer
+//! (the exit code) and renders a report ([`output`]). The CLI does not link the cqrs-obs
+//! library: it reads the admin endpoint's JSON with its own tolerant types ([`model`]).
+
+mod cli;
+mod client;
+mod clock;
+mod command;
+mod config;
+mod error;
+mod model;
+mod output;
+mod progress;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Ask a running cqrs-obs service about itself.
-#[derive(Debug, Parser)]
-#[command(name = "cqrs-cli", version, about)]
-struct Cli {
-    /// The service's admin endpoint.
-    #[arg(
-        long,
-        env = "CQRS_OBS_ENDPOINT",
-        default_value = "http://127.0.0.1:9464"
-    )]
-    endpoint: String,
-}
+use crate::command::Ctx;
+use crate::config::Settings;
 
-fn main() {
-    let cli = Cli::parse();
-    eprintln!(
-        "cqrs-cli: no commands yet; endpoint would be {}",
-        cli.endpoint
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let settings = Settings::new(
+        &cli.global,
+        std::env::var_os("NO_COLOR"),
+        (
+            std::io::stdout().is_terminal(),
+            std::io::stderr().is_terminal(),
+        ),
     );
-    std::process::exit(2);
+    let ctx = Ctx::new(settings);
+    if let Some(every) = ctx.settings.watch {
+        command::watch(&ctx, &cli.command, every);
+    }
+    match command::run_once(&ctx, &cli.command) {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(e) => {
+            eprintln!("cqrs-cli: {e}");
+            ExitCode::from(e.exit() as u8)
+        }
+    }
 }

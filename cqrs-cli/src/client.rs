@@ -1,0 +1,261 @@
+//! The HTTP client: GETs against the admin endpoint (and Prometheus), POSTs to Grafana,
+//! with errors classified for the exit code.
+
+use std::io::Read;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use ureq::Agent;
+
+use crate::error::CliError;
+use crate::progress::Progress;
+
+/// Largest body read (dashboards are the biggest answers, well under this).
+const BODY_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// A client for one base URL.
+#[derive(Debug, Clone)]
+pub(crate) struct Client {
+    agent: Agent,
+    base: String,
+    token: Option<String>,
+    progress: bool,
+}
+
+/// An answer: status and body.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// The URL asked.
+    pub(crate) url: String,
+    /// The HTTP status.
+    pub(crate) status: u16,
+    /// The body.
+    pub(crate) body: String,
+}
+
+impl Answer {
+    /// The body parsed as `T`.
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, CliError> {
+        serde_json::from_str(&self.body).map_err(|e| CliError::Invalid {
+            url: self.url.clone(),
+            reason: format!("{e}"),
+        })
+    }
+
+    /// `Err` unless the status is one of `ok`; the error carries the body's
+    /// `{"error": {"code", "message"}}` when it has one.
+    pub(crate) fn expect(self, ok: &[u16]) -> Result<Answer, CliError> {
+        if ok.contains(&self.status) {
+            return Ok(self);
+        }
+        let parsed: Option<serde_json::Value> = serde_json::from_str(&self.body).ok();
+        let field = |k: &str| {
+            parsed
+                .as_ref()
+                .and_then(|v| v["error"][k].as_str())
+                .map(str::to_owned)
+        };
+        let message = field("message").unwrap_or_else(|| {
+            let body = self.body.trim();
+            let short: String = body.chars().take(200).collect();
+            if short.is_empty() {
+                "(empty body)".to_owned()
+            } else {
+                short
+            }
+        });
+        Err(CliError::Status {
+            url: self.url,
+            status: self.status,
+            code: field("code"),
+            message,
+        })
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters pass).
+pub(crate) fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `path?k=v&..` with the values encoded; pairs with an empty value are left out.
+pub(crate) fn with_query(path: &str, pairs: &[(&str, Option<String>)]) -> String {
+    let query: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v))))
+        .collect();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
+fn classify(url: &str, e: ureq::Error) -> CliError {
+    use std::io::ErrorKind;
+    let unreachable = |reason: String| CliError::Unreachable {
+        url: url.to_owned(),
+        reason,
+    };
+    match e {
+        ureq::Error::Timeout(what) => unreachable(format!("timed out ({what})")),
+        ureq::Error::HostNotFound => unreachable("host not found".to_owned()),
+        ureq::Error::ConnectionFailed => unreachable("connection failed".to_owned()),
+        ureq::Error::Io(io)
+            if matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::TimedOut
+                    | ErrorKind::NotConnected
+                    | ErrorKind::AddrNotAvailable
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+            ) =>
+        {
+            let reason = match io.kind() {
+                ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+                ErrorKind::TimedOut => "timed out".to_owned(),
+                _ => io.to_string(),
+            };
+            unreachable(reason)
+        }
+        other => CliError::Invalid {
+            url: url.to_owned(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+impl Client {
+    /// A client for `base` (no trailing `/`) sending `token` as a bearer token.
+    pub(crate) fn new(
+        base: &str,
+        token: Option<&str>,
+        timeout: Duration,
+        progress: bool,
+    ) -> Client {
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(timeout.min(Duration::from_secs(5))))
+            .timeout_global(Some(timeout))
+            .user_agent(concat!("cqrs-cli/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Client {
+            agent: Agent::new_with_config(config),
+            base: base.to_owned(),
+            token: token.map(str::to_owned),
+            progress,
+        }
+    }
+
+    /// The base URL.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET base + path_and_query`, whatever the status.
+    pub(crate) fn get(&self, path_and_query: &str) -> Result<Answer, CliError> {
+        let url = format!("{}{path_and_query}", self.base);
+        let _progress = Progress::start(self.progress, &url);
+        let mut request = self.agent.get(&url);
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        let mut response = request.call().map_err(|e| classify(&url, e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(BODY_LIMIT)
+            .read_to_string()
+            .map_err(|e| classify(&url, e))?;
+        Ok(Answer { url, status, body })
+    }
+
+    /// `GET` and parse a 200 answer as JSON.
+    pub(crate) fn get_json<T: DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+    ) -> Result<T, CliError> {
+        self.get(path_and_query)?.expect(&[200])?.json()
+    }
+
+    /// `GET` a long-lived answer (server-sent events) and hand its body to `read`.
+    pub(crate) fn stream(
+        &self,
+        path_and_query: &str,
+        read: &mut dyn FnMut(&mut dyn Read) -> Result<(), CliError>,
+    ) -> Result<(), CliError> {
+        let url = format!("{}{path_and_query}", self.base);
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .build();
+        let agent = Agent::new_with_config(config);
+        let mut request = agent.get(&url).header("Accept", "text/event-stream");
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        let mut response = request.call().map_err(|e| classify(&url, e))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let body = response.body_mut().read_to_string().unwrap_or_default();
+            Answer { url, status, body }.expect(&[200])?;
+            return Ok(());
+        }
+        let mut reader = response.into_body().into_reader();
+        read(&mut reader)
+    }
+
+    /// `POST base + path` with a JSON body, whatever the status.
+    pub(crate) fn post_json(&self, path: &str, body: &[u8]) -> Result<Answer, CliError> {
+        let url = format!("{}{path}", self.base);
+        let _progress = Progress::start(self.progress, &url);
+        let mut request = self
+            .agent
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json");
+        if let Some(token) = &self.token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        let mut response = request.send(body).map_err(|e| classify(&url, e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| classify(&url, e))?;
+        Ok(Answer { url, status, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_encoded_and_empty_values_left_out() {
+        assert_eq!(
+            with_query(
+                "/logs",
+                &[
+                    ("level", Some("warn".into())),
+                    ("q", Some("no funds & more".into())),
+                    ("service", None)
+                ]
+            ),
+            "/logs?level=warn&q=no%20funds%20%26%20more"
+        );
+        assert_eq!(with_query("/logs", &[("a", None)]), "/logs");
+    }
+}

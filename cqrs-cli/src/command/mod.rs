@@ -1,0 +1,112 @@
+//! The commands: each asks the endpoint, judges the answer (the exit code) and builds a
+//! [`Report`].
+
+mod anomalies;
+mod dashboards;
+mod fleet;
+mod handlers;
+mod health;
+mod logs;
+mod slo;
+mod trace;
+
+use std::io::Write;
+
+use crate::cli::{Command, DashboardsCommand};
+use crate::client::Client;
+use crate::config::Settings;
+use crate::error::{CliError, Exit};
+use crate::output::Report;
+
+/// What a command runs with.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    /// The settings.
+    pub(crate) settings: Settings,
+    /// The admin endpoint's client.
+    pub(crate) admin: Client,
+}
+
+impl Ctx {
+    /// A context for `settings`.
+    pub(crate) fn new(settings: Settings) -> Ctx {
+        let admin = Client::new(
+            &settings.endpoint,
+            settings.token.as_deref(),
+            settings.timeout,
+            settings.progress,
+        );
+        Ctx { settings, admin }
+    }
+}
+
+/// A command's result: what to print and how it judged the service.
+pub(crate) type Outcome = Result<(Report, Exit), CliError>;
+
+/// Runs `command` once and prints its report to stdout.
+pub(crate) fn run_once(ctx: &Ctx, command: &Command) -> Result<Exit, CliError> {
+    match command {
+        // Commands that stream or write raw text print themselves.
+        Command::Logs(args) if args.follow => return logs::follow(ctx, args).map(|()| Exit::Ok),
+        Command::Rules => {
+            let text = ctx.admin.get("/slo/rules")?.expect(&[200])?.body;
+            write_stdout(&text)?;
+            return Ok(Exit::Ok);
+        }
+        Command::Dashboards(DashboardsCommand::Export(args)) if args.out.is_none() => {
+            let text = dashboards::export_stdout(ctx, args)?;
+            write_stdout(&text)?;
+            return Ok(Exit::Ok);
+        }
+        _ => {}
+    }
+    let (report, exit) = report(ctx, command)?;
+    let text = report.render(ctx.settings.format, ctx.settings.color)?;
+    write_stdout(&text)?;
+    Ok(exit)
+}
+
+fn report(ctx: &Ctx, command: &Command) -> Outcome {
+    match command {
+        Command::Health(args) => health::run(ctx, args),
+        Command::Slo(args) if args.prometheus.is_some() => fleet::run(ctx, args),
+        Command::Slo(args) => slo::run(ctx, args),
+        Command::Logs(args) => logs::search(ctx, args),
+        Command::LogStats(args) => logs::stats(ctx, args),
+        Command::Anomalies(args) => anomalies::run(ctx, args),
+        Command::Trace(args) => trace::run(ctx, args),
+        Command::Handlers => handlers::run(ctx),
+        Command::Rules => unreachable!("printed as text"),
+        Command::Dashboards(DashboardsCommand::Export(args)) => dashboards::export(ctx, args),
+        Command::Dashboards(DashboardsCommand::Deploy(args)) => dashboards::deploy(ctx, args),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+pub(crate) fn write_stdout(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(CliError::from),
+    }
+}
+
+/// `--watch`: clears the screen and runs the command again every interval, until Ctrl-C.
+/// Errors are shown in place and do not stop the loop.
+pub(crate) fn watch(ctx: &Ctx, command: &Command, every: std::time::Duration) -> ! {
+    loop {
+        let started = std::time::Instant::now();
+        let shown = match report(ctx, command) {
+            Ok((report, _)) => report
+                .render(ctx.settings.format, ctx.settings.color)
+                .unwrap_or_else(|e| format!("cqrs-cli: {e}\n")),
+            Err(e) => format!("cqrs-cli: {e}\n"),
+        };
+        let now = crate::clock::now_rfc3339();
+        let _ = write_stdout(&format!(
+            "\x1b[H\x1b[2J{now}  every {:.1?}  (Ctrl-C to stop)\n\n{shown}",
+            every
+        ));
+        std::thread::sleep(every.saturating_sub(started.elapsed()));
+    }
+}
