@@ -389,6 +389,8 @@ fn dashboards_follow_the_registry_and_the_templates() {
     assert!(types(&development).contains(&PanelType::Heatmap));
     for wanted in [
         PanelType::Timeseries,
+        PanelType::Gauge,
+        PanelType::Text,
         PanelType::Stat,
         PanelType::Heatmap,
         PanelType::Table,

@@ -168,10 +168,16 @@ pub(crate) fn build(ctx: &Context<'_>) -> Dashboard {
         b = b
             .panel(budget_remaining(slo, &sel))
             .panel(
-                PanelSpec::stat(&format!("SLI over {period}"))
+                // From ten budgets below the objective to 100 %, so the needle moves.
+                PanelSpec::gauge(&format!("SLI over {period}"))
                     .query(&format!("1 - slo:sli_error:ratio_rate{period}{sel}"), "")
                     .unit("percentunit")
-                    .thresholds(Thresholds::absolute("red", &[(objective, "green")])),
+                    .range(
+                        Some((1.0 - 10.0 * slo.error_budget_ratio()).max(0.0)),
+                        Some(1.0),
+                    )
+                    .thresholds(Thresholds::absolute("red", &[(objective, "green")]))
+                    .size(4, 4),
             )
             .panel(
                 PanelSpec::stat("Burn rate (5m)")
