@@ -298,6 +298,12 @@ fn a_persistent_server_error_gives_up_after_the_last_attempt() {
             .script
             .push_back((StatusCode::SERVICE_UNAVAILABLE, json!({"message": "down"})));
     }
+    let client = client.with_retry(RetryPolicy {
+        initial_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(80),
+        ..fast_retries()
+    });
+    let started = std::time::Instant::now();
     let error = block_on(client.deploy(&dashboard(), None, "m")).unwrap_err();
     match error {
         DeployError::Status {
@@ -306,6 +312,12 @@ fn a_persistent_server_error_gives_up_after_the_last_attempt() {
         other => panic!("{other:?}"),
     }
     assert_eq!(dashboard_posts(&fake).len(), 3);
+    // Backoff 50 ms, then doubled and capped at 80 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(130),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -346,4 +358,40 @@ fn deploys_every_generated_dashboard() {
         .filter(|s| s.path == "/api/folders")
         .count();
     assert_eq!(folder_posts, 1, "the folder is created once");
+}
+
+#[test]
+fn a_silent_server_times_out_and_is_retried() {
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let keep = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    let client = GrafanaClient::new(&format!("http://{addr}"), Auth::None)
+        .unwrap()
+        .with_retry(RetryPolicy {
+            attempts: 2,
+            timeout: Duration::from_millis(200),
+            ..fast_retries()
+        });
+    let error = block_on(client.deploy(&dashboard(), None, "m")).unwrap_err();
+    match &error {
+        DeployError::Unreachable {
+            attempts, source, ..
+        } => {
+            assert_eq!(*attempts, 2);
+            assert_eq!(source.to_string(), "timed out");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        accepted.lock().unwrap().len(),
+        2,
+        "one connection per attempt"
+    );
 }
