@@ -140,6 +140,7 @@ struct TraceSettings {
     sampler: Option<crate::trace::Sampler>,
     resource: Vec<(String, String)>,
     event_parent: Option<crate::trace::EventParent>,
+    keep_errors: Option<bool>,
 }
 
 impl Builder {
@@ -197,6 +198,14 @@ impl Builder {
     /// else a link).
     pub fn event_parent(mut self, mode: crate::trace::EventParent) -> Self {
         self.traces.event_parent = Some(mode);
+        self
+    }
+
+    /// Export the span of a call that failed (`error`, `panic`) even when its trace was not
+    /// sampled (default: `CQRS_OBS_TRACES_KEEP_ERRORS`, else off). See
+    /// [`set_keep_errors`](crate::trace::set_keep_errors) for what this keeps and costs.
+    pub fn keep_error_traces(mut self, keep: bool) -> Self {
+        self.traces.keep_errors = Some(keep);
         self
     }
 
@@ -292,6 +301,9 @@ impl Builder {
         if let Some(mode) = traces.event_parent {
             config.traces.event_parent = mode;
         }
+        if let Some(keep) = traces.keep_errors {
+            config.traces.keep_errors = keep;
+        }
         config
             .traces
             .resource
@@ -371,6 +383,7 @@ fn start_once(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
     };
     crate::trace::set_sampler(config.traces.sampler);
     crate::trace::set_event_parent(config.traces.event_parent);
+    crate::trace::set_keep_errors(config.traces.keep_errors);
     let traces = match start_traces(&config) {
         Ok(traces) => traces,
         Err(e) if mode == Mode::Lenient => {
@@ -562,7 +575,11 @@ impl Ticker {
         let thread = std::thread::Builder::new()
             .name("cqrs-obs-tick".into())
             .spawn(move || {
+                let mut last = std::time::Instant::now();
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(TICK) {
+                    let now = std::time::Instant::now();
+                    crate::trace::adapt(now - last);
+                    last = now;
                     crate::metrics::upkeep();
                     crate::slo::tick();
                     crate::anomaly::tick();
@@ -641,6 +658,10 @@ impl ObsGuard {
 
 impl Drop for ObsGuard {
     fn drop(&mut self) {
+        if let Some(logs) = &self.logs {
+            // Open `GET /logs?follow=true` streams would hold the admin endpoint's shutdown.
+            logs.close_followers();
+        }
         if let Some(admin) = self.admin.take() {
             admin.stop();
         }

@@ -49,7 +49,7 @@ async fn logs(Params(params): Params<Vec<(String, String)>>) -> Response {
         .iter()
         .any(|(k, v)| k == "follow" && matches!(v.as_str(), "true" | "1" | ""));
     if follow {
-        return follow_stream(shared, q).into_response();
+        return follow_stream(shared.as_ref(), q).into_response();
     }
     let shared = shared.clone();
     match tokio::task::spawn_blocking(move || shared.search(&q)).await {
@@ -64,26 +64,31 @@ async fn logs(Params(params): Params<Vec<(String, String)>>) -> Response {
 }
 
 fn follow_stream(
-    shared: &Shared,
+    shared: &'static Shared,
     q: Query,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    use tokio::sync::broadcast::error::RecvError;
     let rx = shared.subscribe();
-    let stream = futures_util::stream::unfold((rx, q), |(mut rx, q)| async move {
+    let stream = futures_util::stream::unfold((rx, q), move |(mut rx, q)| async move {
         loop {
-            match rx.recv().await {
-                Ok(entry) if q.matches(&entry) => {
-                    let data = serde_json::to_string(&*entry).unwrap_or_default();
-                    return Some((Ok(Event::default().event("entry").data(data)), (rx, q)));
-                }
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    return Some((
-                        Ok(Event::default().event("lagged").data(n.to_string())),
-                        (rx, q),
-                    ));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            if shared.closing() {
+                return None;
             }
+            // Wakes up now and then to notice a shutdown.
+            let next = tokio::time::timeout(std::time::Duration::from_millis(250), rx.recv()).await;
+            let event = match next {
+                Err(_elapsed) => continue,
+                Ok(Ok(entry)) if q.matches(&entry) => {
+                    let data = serde_json::to_string(&*entry).unwrap_or_default();
+                    Event::default().event("entry").data(data)
+                }
+                Ok(Ok(_)) => continue,
+                Ok(Err(RecvError::Lagged(n))) => {
+                    Event::default().event("lagged").data(n.to_string())
+                }
+                Ok(Err(RecvError::Closed)) => return None,
+            };
+            return Some((Ok(event), (rx, q)));
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::default())

@@ -124,6 +124,8 @@ pub(crate) struct Shared {
     store: Option<RwLock<Store>>,
     received: AtomicU64,
     follow: tokio::sync::broadcast::Sender<Arc<LogEntry>>,
+    /// Set when followers must end their streams (shutdown).
+    closing: AtomicBool,
     sinks: Mutex<Vec<SinkWorker>>,
 }
 
@@ -179,6 +181,7 @@ impl Pipeline {
             store: store.map(RwLock::new),
             received: AtomicU64::new(0),
             follow: tokio::sync::broadcast::channel(FOLLOW_BUFFER).0,
+            closing: AtomicBool::new(false),
             sinks: Mutex::new(sinks),
         });
         let stop = Arc::new(AtomicBool::new(false));
@@ -221,6 +224,12 @@ impl Pipeline {
     /// delivered or given up on it. Returns whether that happened in time.
     pub fn flush(&self, timeout: Duration) -> bool {
         self.shared.flush(timeout)
+    }
+
+    /// Ends the streams of `GET /logs?follow=true` (within half a second), so that the admin
+    /// endpoint can shut down gracefully.
+    pub fn close_followers(&self) {
+        self.shared.closing.store(true, Ordering::SeqCst);
     }
 
     /// The counters.
@@ -290,10 +299,15 @@ impl Shared {
     pub(crate) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<LogEntry>> {
         self.follow.subscribe()
     }
+
+    pub(crate) fn closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
+        self.close_followers();
         self.stop.store(true, Ordering::SeqCst);
         // Wakes the thread if it waits on an empty queue.
         let _ = self
