@@ -216,6 +216,7 @@ impl CallGuard {
             guard: CallGuard::inert(),
             context: ManuallyDrop::new(None),
             pending: None,
+            trace: None,
         };
         let Some(clock) = Timebase::get() else {
             return inert();
@@ -248,6 +249,7 @@ impl CallGuard {
                 restore: false,
                 span: ManuallyDrop::new(span),
             },
+            trace: Some(ctx.trace),
             context: ManuallyDrop::new(Some(ctx)),
             pending,
         }
@@ -292,6 +294,9 @@ impl Drop for CallGuard {
                 if let Ok(own) = LOCAL.try_with(Local::pop) {
                     if let Some(ctx) = &own {
                         crate::trace::journal_record(site.meta(), ctx, outcome, clock.nanos(ticks));
+                        if outcome.is_failure() && !ctx.is_sampled() {
+                            keep_error(site, ctx.trace, Some(ctx), outcome, clock.nanos(ticks));
+                        }
                     }
                     Context::discard(own);
                 }
@@ -314,6 +319,8 @@ pub struct AsyncCallGuard {
     context: ManuallyDrop<Option<Context>>,
     /// The ids the causation journal records when the call ends (sampled calls only).
     pending: Option<Box<crate::trace::Pending>>,
+    /// The call's trace context, for the error bias (the body holds the context).
+    trace: Option<TraceParent>,
 }
 
 impl AsyncCallGuard {
@@ -338,6 +345,34 @@ impl Drop for AsyncCallGuard {
         if let Some(pending) = self.pending.take() {
             journal_async(&self.guard, pending);
         }
+        if let (Some(site), Some(trace)) = (self.guard.site, self.trace) {
+            if !trace.is_sampled() && self.guard.outcome().is_failure() {
+                if let Some(clock) = Timebase::get() {
+                    let nanos = clock.nanos(clock.now().saturating_sub(self.guard.start));
+                    keep_error(site, trace, None, self.guard.outcome(), nanos);
+                }
+            }
+        }
+    }
+}
+
+/// The error bias: a failed call whose trace was not sampled exports its own span anyway.
+#[inline(always)]
+fn keep_error(
+    site: &'static HandlerSite,
+    trace: TraceParent,
+    ctx: Option<&Context>,
+    outcome: Outcome,
+    nanos: u64,
+) {
+    if crate::trace::keeps_errors() {
+        crate::trace::export_failed_span(
+            site.meta(),
+            trace,
+            ctx,
+            outcome,
+            std::time::Duration::from_nanos(nanos),
+        );
     }
 }
 

@@ -35,6 +35,18 @@ impl Outcome {
         Outcome::Cancelled,
     ];
 
+    /// Whether the call failed for reasons of its own (`error`, `panic`), as opposed to a
+    /// decision (`rejected`), a race (`conflict`) or its caller (`cancelled`).
+    ///
+    /// ```
+    /// assert!(cqrs_obs::Outcome::Panic.is_failure());
+    /// assert!(!cqrs_obs::Outcome::Rejected.is_failure());
+    /// ```
+    #[inline(always)]
+    pub const fn is_failure(self) -> bool {
+        matches!(self, Outcome::Error | Outcome::Panic)
+    }
+
     /// The label value used in metrics and JSON.
     ///
     /// ```

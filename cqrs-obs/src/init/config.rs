@@ -120,6 +120,8 @@ pub(crate) struct TracesConfig {
     /// `OTEL_RESOURCE_ATTRIBUTES` then builder attributes (later ones win).
     pub(crate) resource: Vec<(String, String)>,
     pub(crate) event_parent: EventParent,
+    /// Export the span of a failed call whose trace was not sampled.
+    pub(crate) keep_errors: bool,
 }
 
 impl Default for TracesConfig {
@@ -130,6 +132,7 @@ impl Default for TracesConfig {
             sampler: Sampler::default(),
             resource: Vec::new(),
             event_parent: EventParent::Link,
+            keep_errors: false,
         }
     }
 }
@@ -169,6 +172,7 @@ pub(crate) const TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 pub(crate) const TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 pub(crate) const RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 pub(crate) const EVENT_PARENT: &str = "CQRS_OBS_EVENT_PARENT";
+pub(crate) const TRACES_KEEP_ERRORS: &str = "CQRS_OBS_TRACES_KEEP_ERRORS";
 pub(crate) const LOG_STORE: &str = "CQRS_OBS_LOG_STORE";
 pub(crate) const LOG_RETENTION: &str = "CQRS_OBS_LOG_RETENTION";
 pub(crate) const LOG_MAX_SIZE: &str = "CQRS_OBS_LOG_MAX_SIZE";
@@ -533,6 +537,7 @@ impl Config {
         var!(OTLP_PROTOCOL, parse_protocol, self.traces.protocol);
         var!(RESOURCE_ATTRIBUTES, parse_resource, self.traces.resource);
         var!(EVENT_PARENT, parse_event_parent, self.traces.event_parent);
+        var!(TRACES_KEEP_ERRORS, parse_bool, self.traces.keep_errors);
         self.apply_log_env(&get, &mut report)?;
         let arg = get(TRACES_SAMPLER_ARG);
         if let Some(name) = get(TRACES_SAMPLER) {

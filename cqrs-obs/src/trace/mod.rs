@@ -35,12 +35,14 @@ pub use journal::{
     CAPACITY as JOURNAL_CAPACITY,
 };
 pub use pipeline::{install_tracer, otel_layer, Protocol, TraceConfig, TraceError, TracePipeline};
-pub(crate) use sampler::{sample_child, sample_root};
+pub(crate) use sampler::{adapt, sample_child, sample_root};
 pub use sampler::{
-    sampler, set_sampler, Root, Sampler, SamplerError, ACCEPTED as ACCEPTED_SAMPLERS,
+    keeps_errors, sampler, set_keep_errors, set_sampler, Root, Sampler, SamplerError,
+    ACCEPTED as ACCEPTED_SAMPLERS,
 };
 pub(crate) use span::{
-    attach, attach_sync, detach_sync, end_handler_span, start_handler_span, LiveSpan, Origin,
+    attach, attach_sync, detach_sync, end_handler_span, export_failed_span, start_handler_span,
+    LiveSpan, Origin,
 };
 pub use span::{load_span, record_aggregate_id, send_span, OpSpan};
 

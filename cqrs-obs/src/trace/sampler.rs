@@ -28,6 +28,12 @@ pub enum Root {
     /// At most this many new traces per second (`cqrs_obs_ratelimited`): a fixed one-second
     /// window, counted with one atomic add per root.
     PerSecond(u32),
+    /// About this many new traces per second whatever the load (`cqrs_obs_adaptive`): a
+    /// trace-id ratio whose probability the background tick sets every second to the target
+    /// over the smoothed rate of new roots (one atomic add per root counts them). It starts
+    /// at 1 and follows a change of load by more than 2x at the next tick; smaller changes
+    /// are smoothed over a few ticks.
+    Adaptive(u32),
 }
 
 /// A head sampler: how roots are sampled and whether children follow their parent.
@@ -49,8 +55,8 @@ pub struct Sampler {
 
 /// The values `OTEL_TRACES_SAMPLER` accepts, for error messages.
 pub const ACCEPTED: &str = "`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, \
-     `parentbased_always_off`, `parentbased_traceidratio`, `cqrs_obs_ratelimited` or \
-     `parentbased_cqrs_obs_ratelimited`";
+     `parentbased_always_off`, `parentbased_traceidratio`, `cqrs_obs_ratelimited`, \
+     `parentbased_cqrs_obs_ratelimited`, `cqrs_obs_adaptive` or `parentbased_cqrs_obs_adaptive`";
 
 /// Why a sampler name or argument was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -122,6 +128,13 @@ impl Sampler {
                 Some(Ok(n)) => Root::PerSecond(n),
                 Some(_) => return Err(bad("a whole number of traces per second, such as `100`")),
             },
+            "cqrs_obs_adaptive" => match arg.map(str::parse::<u32>) {
+                None => Root::Adaptive(100),
+                Some(Ok(n)) if n > 0 => Root::Adaptive(n),
+                Some(_) => {
+                    return Err(bad("a positive number of traces per second, such as `100`"))
+                }
+            },
             _ => return Err(SamplerError::Name(name.to_owned())),
         };
         Ok(Sampler { root, parent_based })
@@ -132,6 +145,7 @@ const ON: u8 = 0;
 const OFF: u8 = 1;
 const RATIO: u8 = 2;
 const PER_SECOND: u8 = 3;
+const ADAPTIVE: u8 = 4;
 
 static ROOT: AtomicU8 = AtomicU8::new(ON);
 static PARENT_BASED: AtomicBool = AtomicBool::new(true);
@@ -157,6 +171,12 @@ pub fn set_sampler(sampler: Sampler) {
         Root::AlwaysOff => (OFF, 0),
         Root::Ratio(p) => (RATIO, ratio_threshold(p)),
         Root::PerSecond(n) => (PER_SECOND, u64::from(n)),
+        Root::Adaptive(target) => {
+            TARGET.store(u64::from(target), Relaxed);
+            SEEN.store(0, Relaxed);
+            SMOOTHED_RATE.store(0, Relaxed);
+            (ADAPTIVE, u64::MAX)
+        }
     };
     ARG.store(arg, Relaxed);
     PARENT_BASED.store(sampler.parent_based, Relaxed);
@@ -188,6 +208,7 @@ impl Sampler {
             Root::AlwaysOff => ("always_off", None),
             Root::Ratio(p) => ("traceidratio", Some(p.to_string())),
             Root::PerSecond(n) => ("cqrs_obs_ratelimited", Some(n.to_string())),
+            Root::Adaptive(n) => ("cqrs_obs_adaptive", Some(n.to_string())),
         };
         let name = if self.parent_based {
             format!("parentbased_{name}")
@@ -196,6 +217,68 @@ impl Sampler {
         };
         (name, arg)
     }
+}
+
+/// Adaptive: the target (traces per second), the roots seen since the last tick, and the
+/// smoothed rate of roots (`f64` bits).
+static TARGET: AtomicU64 = AtomicU64::new(0);
+static SEEN: AtomicU64 = AtomicU64::new(0);
+static SMOOTHED_RATE: AtomicU64 = AtomicU64::new(0);
+
+/// Re-aims the adaptive sampler after `elapsed` (the background tick, once a second): the
+/// probability becomes the target over the smoothed rate of new roots. A no-op for the
+/// other samplers. Returns the probability now in force.
+pub(crate) fn adapt(elapsed: std::time::Duration) -> Option<f64> {
+    if ROOT.load(Relaxed) != ADAPTIVE || elapsed.is_zero() {
+        return None;
+    }
+    let rate = SEEN.swap(0, Relaxed) as f64 / elapsed.as_secs_f64();
+    let previous = f64::from_bits(SMOOTHED_RATE.load(Relaxed));
+    // A change of load by more than 2x is followed at once; smaller ones are smoothed (half
+    // the weight on the last second), so noise moves the probability by half as much.
+    let jump = previous <= 0.0 || rate > 2.0 * previous || rate < 0.5 * previous;
+    let smoothed = if jump {
+        rate
+    } else {
+        0.5 * previous + 0.5 * rate
+    };
+    SMOOTHED_RATE.store(smoothed.to_bits(), Relaxed);
+    let target = TARGET.load(Relaxed) as f64;
+    let p = if smoothed <= target {
+        1.0
+    } else {
+        target / smoothed
+    };
+    ARG.store(ratio_threshold(p), Relaxed);
+    Some(p)
+}
+
+/// Error bias: a call whose trace was not sampled but whose handler failed (`error` or
+/// `panic`) is exported anyway, as a span of its own.
+static KEEP_ERRORS: AtomicBool = AtomicBool::new(false);
+
+/// Turns the error bias on or off (`CQRS_OBS_TRACES_KEEP_ERRORS`, builder
+/// `keep_error_traces`).
+///
+/// Head sampling decides before the handler runs, so the bias cannot bring back the spans of
+/// a trace that were dropped: what it keeps is the failing handler's own span, built when the
+/// call ends with the trace id, span id, start time and attributes the unsampled call carried
+/// all along (costing nothing until a call fails). Spans the failing handler's callers and
+/// callees made stay unsampled.
+///
+/// ```
+/// cqrs_obs::trace::set_keep_errors(true);
+/// assert!(cqrs_obs::trace::keeps_errors());
+/// cqrs_obs::trace::set_keep_errors(false);
+/// ```
+pub fn set_keep_errors(keep: bool) {
+    KEEP_ERRORS.store(keep, Relaxed);
+}
+
+/// Whether the error bias is on.
+#[inline(always)]
+pub fn keeps_errors() -> bool {
+    KEEP_ERRORS.load(Relaxed)
 }
 
 fn ratio_threshold(p: f64) -> u64 {
@@ -224,8 +307,15 @@ pub(crate) fn sample_root(trace_id: TraceId) -> bool {
         ON => true,
         OFF => false,
         RATIO => trace_id_bits(trace_id) < ARG.load(Relaxed),
+        ADAPTIVE => adaptive(trace_id),
         _ => rate_limited(),
     }
+}
+
+#[inline(always)]
+fn adaptive(trace_id: TraceId) -> bool {
+    SEEN.fetch_add(1, Relaxed);
+    trace_id_bits(trace_id) < ARG.load(Relaxed)
 }
 
 /// The decision for a call inside a trace whose parent decided `parent_sampled`.
@@ -237,7 +327,7 @@ pub(crate) fn sample_child(trace_id: TraceId, parent_sampled: bool) -> bool {
     match ROOT.load(Relaxed) {
         ON => true,
         OFF => false,
-        RATIO => trace_id_bits(trace_id) < ARG.load(Relaxed),
+        RATIO | ADAPTIVE => trace_id_bits(trace_id) < ARG.load(Relaxed),
         // A rate limit counts new traces; a call inside a trace keeps its trace's decision.
         _ => parent_sampled,
     }
@@ -358,6 +448,52 @@ mod tests {
         set_sampler(Sampler::independent(Root::Ratio(1.0)));
         assert!(sample_child(id, false));
         set_sampler(Sampler::default());
+    }
+
+    #[test]
+    fn adaptive_holds_its_target_as_load_changes() {
+        let _lock = test_lock();
+        set_sampler(Sampler::parent_based(Root::Adaptive(200)));
+        // Simulated seconds: 20 000 roots a second, then 2 000, then 50 (below the target).
+        let mut sampled_per_second = Vec::new();
+        for (second, load) in [20_000usize; 5]
+            .into_iter()
+            .chain([2_000; 5])
+            .chain([50; 3])
+            .enumerate()
+        {
+            sampled_per_second.push((second, load, roots(load)));
+            adapt(std::time::Duration::from_secs(1));
+        }
+        set_sampler(Sampler::default());
+        // Converged one tick after each change: within 25 % of the target (the binomial
+        // noise at 200 is ~7 %, five standard deviations ~35).
+        for &(second, load, sampled) in &sampled_per_second {
+            let settled = matches!(second, 1..=4 | 6..=9);
+            if settled {
+                assert!(
+                    (150..=250).contains(&sampled),
+                    "second {second} at {load}/s: {sampled} sampled ({sampled_per_second:?})"
+                );
+            }
+            if second >= 11 {
+                assert_eq!(sampled, load, "below the target every root is sampled");
+            }
+        }
+    }
+
+    #[test]
+    fn adaptive_parses_and_describes_itself() {
+        let sampler = Sampler::parse("parentbased_cqrs_obs_adaptive", Some("50")).unwrap();
+        assert_eq!(sampler, Sampler::parent_based(Root::Adaptive(50)));
+        assert_eq!(
+            sampler.describe(),
+            (
+                "parentbased_cqrs_obs_adaptive".to_owned(),
+                Some("50".to_owned())
+            )
+        );
+        assert!(Sampler::parse("cqrs_obs_adaptive", Some("0")).is_err());
     }
 
     #[test]

@@ -73,6 +73,65 @@ fn remote(tp: &TraceParent, state: Option<&Arc<TraceState>>) -> opentelemetry::C
     opentelemetry::Context::new().with_remote_span_context(span_context(tp, state))
 }
 
+/// Exports the span of a failed call whose trace was not sampled (the error bias, see
+/// [`set_keep_errors`](super::set_keep_errors)): built now, with the ids the call carried and
+/// its real start time, as a root of its trace.
+#[cold]
+#[inline(never)]
+pub(crate) fn export_failed_span(
+    meta: &HandlerMeta,
+    trace: TraceParent,
+    ctx: Option<&Context>,
+    outcome: Outcome,
+    duration: std::time::Duration,
+) {
+    let Some(tracer) = pipeline::tracer() else {
+        return;
+    };
+    let (name, kind, mut attrs) = match ctx {
+        Some(ctx) => handler_attributes(meta, ctx),
+        None => (
+            format!("{} {}", verb(meta.kind), meta.message),
+            kind_of(meta.kind),
+            Vec::with_capacity(2),
+        ),
+    };
+    attrs.push(KeyValue::new("cqrs.sampling.error_bias", true));
+    let end = std::time::SystemTime::now();
+    let start = end.checked_sub(duration).unwrap_or(end);
+    let builder = tracer
+        .span_builder(name)
+        .with_kind(kind)
+        .with_attributes(attrs)
+        .with_start_time(start);
+    let ids = (trace.trace_id(), trace.span_id());
+    let mut span = ids::with_preset(ids, || {
+        tracer.build_with_context(builder, &opentelemetry::Context::new())
+    });
+    use opentelemetry::trace::Span as _;
+    if meta.kind == HandlerKind::Command {
+        span.set_attribute(KeyValue::new("cqrs.command.outcome", outcome.as_str()));
+    }
+    span.set_attribute(KeyValue::new("error.type", outcome.as_str()));
+    span.set_status(Status::error(outcome.as_str()));
+    span.end_with_timestamp(end);
+}
+
+fn verb(kind: HandlerKind) -> &'static str {
+    match kind {
+        HandlerKind::Command => "handle",
+        HandlerKind::Event => "process",
+        HandlerKind::Query => "query",
+    }
+}
+
+fn kind_of(kind: HandlerKind) -> SpanKind {
+    match kind {
+        HandlerKind::Event => SpanKind::Consumer,
+        HandlerKind::Command | HandlerKind::Query => SpanKind::Internal,
+    }
+}
+
 fn handler_attributes(meta: &HandlerMeta, ctx: &Context) -> (String, SpanKind, Vec<KeyValue>) {
     let mut attrs = Vec::with_capacity(6);
     let message = meta.message;
