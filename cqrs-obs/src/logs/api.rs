@@ -21,29 +21,38 @@ fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> 
     (status, Json(body)).into_response()
 }
 
-fn running() -> Result<&'static Arc<Shared>, Response> {
+/// An error answer (kept small; it becomes a [`Response`] when returned).
+struct ApiError(StatusCode, &'static str, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error(self.0, self.1, self.2)
+    }
+}
+
+fn running() -> Result<&'static Arc<Shared>, ApiError> {
     RUNNING.get().ok_or_else(|| {
-        error(
+        ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
             "logs_disabled",
-            "log capture is not running (cqrs-obs installs it with its console subscriber, or add cqrs_obs::logs::layer() to yours)",
+            "log capture is not running (cqrs-obs installs it with its console subscriber, or add cqrs_obs::logs::layer() to yours)".to_owned(),
         )
     })
 }
 
-fn parse(params: &[(String, String)]) -> Result<Query, Response> {
+fn parse(params: &[(String, String)]) -> Result<Query, ApiError> {
     Query::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())), None)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))
 }
 
 async fn logs(Params(params): Params<Vec<(String, String)>>) -> Response {
     let shared = match running() {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let q = match parse(&params) {
         Ok(q) => q,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let follow = params
         .iter()
@@ -106,11 +115,11 @@ struct StatsBody {
 async fn stats(Params(params): Params<Vec<(String, String)>>) -> Response {
     let shared = match running() {
         Ok(s) => s.clone(),
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let q = match parse(&params) {
         Ok(q) => q,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     match tokio::task::spawn_blocking(move || shared.store_stats(&q).map(|s| (s, shared.stats())))
         .await

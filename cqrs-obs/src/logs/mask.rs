@@ -227,7 +227,7 @@ fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Replaces card numbers (13–19 digits, single spaces or dashes between groups, Luhn-valid,

@@ -1,0 +1,194 @@
+//! Logs: store ingest rate, search by trace id over a million stored entries, and the
+//! application-side cost of one `tracing::info!` with the capture layer.
+//!
+//! * `logs/ingest/store_append`: appending prebuilt entries (two fields, trace and message
+//!   context) to the segment store, blocks written to disk, retention enforced; elements/s
+//!   is the ingest rate on one core (budget ≥ 1 M/s).
+//! * `logs/search_1m/*`: one trace (10 entries spread among other requests' entries) found
+//!   in a store of 1 000 000 entries by trace id, by correlation id, and the newest page of
+//!   a level filter (budget ≤ 10 ms for the trace id).
+//! * `logs/info/*`: one `tracing::info!(amount = 30, "deposited")` inside a message context:
+//!   with the cqrs-obs capture layer (budget ≤ 300 ns), with no subscriber, and with
+//!   `tracing-subscriber`'s fmt layer writing to `io::sink` (what a user would otherwise
+//!   run).
+//!
+//! Run: `cargo bench -p cqrs-obs --bench logs -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use cqrs_obs::context::{self, Context, Id};
+use cqrs_obs::logs::{
+    FieldValue, Level, LogEntry, Pipeline, PipelineConfig, Query, Store, StoreConfig, Timestamp,
+};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use tracing_subscriber::layer::SubscriberExt;
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cqrs-obs-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// `n` entries of concurrent requests: entry `i` belongs to request `(i / 80) * 8 + i % 8`,
+/// so each request's 10 entries are spread over 80 neighbours.
+fn entries(n: usize) -> (Vec<LogEntry>, Vec<Context>) {
+    let contexts: Vec<Context> = (0..n.div_ceil(10) + 8)
+        .map(|_| Context::new_root())
+        .collect();
+    let start = Timestamp::now().nanos();
+    let out = (0..n)
+        .map(|i| {
+            let ctx = &contexts[(i / 80) * 8 + i % 8];
+            let mut e = LogEntry::new(Level::Info, "bank::account", "deposited into account");
+            e.timestamp = Timestamp(start + i as u64 * 1000);
+            e.service = "bank".into();
+            e.trace_id = Some(ctx.trace.trace_id());
+            e.span_id = Some(ctx.trace.span_id());
+            e.correlation_id = Some(ctx.correlation_id.clone());
+            e.causation_id = ctx.message_id.clone();
+            e.aggregate_id = Some(format!("acc-{}", i % 1000));
+            e.fields.push(("amount".into(), FieldValue::U64(30)));
+            e.fields
+                .push(("currency".into(), FieldValue::Str("EUR".into())));
+            if i % 50 == 0 {
+                e.level = Level::Warn;
+            }
+            e
+        })
+        .collect();
+    (out, contexts)
+}
+
+fn ingest(c: &mut Criterion) {
+    const BATCH: usize = 10_000;
+    let dir = temp_dir("ingest");
+    let config = StoreConfig::new(&dir).max_bytes(128 << 20);
+    let mut store = Store::open(config).unwrap();
+    let (mut batch, _) = entries(BATCH);
+    let mut group = c.benchmark_group("logs/ingest");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    let mut n = 0u64;
+    group.bench_function("store_append", |b| {
+        b.iter(|| {
+            store.append(black_box(&mut batch)).unwrap();
+            n += 1;
+            if n.is_multiple_of(50) {
+                store.enforce_retention(Timestamp::now()).unwrap();
+            }
+        })
+    });
+    group.finish();
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn search(c: &mut Criterion) {
+    const N: usize = 1_000_000;
+    let dir = temp_dir("search");
+    let mut store = Store::open(StoreConfig::new(&dir).max_bytes(1 << 30)).unwrap();
+    let (mut all, contexts) = entries(N);
+    for chunk in all.chunks_mut(10_000) {
+        store.append(chunk).unwrap();
+    }
+    store.flush().unwrap();
+    drop(all);
+    let target = &contexts[N / 10 / 2];
+    let by_trace = Query {
+        trace_id: Some(target.trace.trace_id()),
+        ..Query::default()
+    };
+    assert_eq!(
+        store.search(&by_trace).unwrap().entries.len(),
+        10,
+        "the trace's 10 entries"
+    );
+    let by_correlation = Query {
+        correlation_id: Some(target.correlation_id.to_string()),
+        ..Query::default()
+    };
+    let warn_page = Query {
+        levels: vec![Level::Warn],
+        limit: 100,
+        ..Query::default()
+    };
+    let missing = Query {
+        correlation_id: Some(Id::random().to_string()),
+        ..Query::default()
+    };
+    let mut group = c.benchmark_group("logs/search_1m");
+    group.bench_function("trace_id", |b| {
+        b.iter(|| black_box(store.search(&by_trace).unwrap()))
+    });
+    group.bench_function("correlation_id", |b| {
+        b.iter(|| black_box(store.search(&by_correlation).unwrap()))
+    });
+    group.bench_function("absent_correlation_id", |b| {
+        b.iter(|| black_box(store.search(&missing).unwrap()))
+    });
+    group.bench_function("newest_100_warnings", |b| {
+        b.iter(|| black_box(store.search(&warn_page).unwrap()))
+    });
+    group.finish();
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn info(c: &mut Criterion) {
+    let ctx = Context::new_root();
+    let mut group = c.benchmark_group("logs/info");
+    let pipeline = Pipeline::start(PipelineConfig::new("bank")).unwrap();
+    let subscriber = tracing_subscriber::registry().with(pipeline.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        context::scope(ctx.clone(), || {
+            group.bench_function("capture_layer", |b| {
+                b.iter(|| tracing::info!(amount = black_box(30u64), "deposited"))
+            });
+        })
+    });
+    let stats = pipeline.stats();
+    eprintln!(
+        "capture_layer: {} entries received by the pipeline, {} dropped at the full queue",
+        stats.received, stats.dropped
+    );
+    drop(pipeline);
+    context::scope(ctx.clone(), || {
+        group.bench_function("no_subscriber", |b| {
+            b.iter(|| tracing::info!(amount = black_box(30u64), "deposited"))
+        });
+    });
+    let fmt = tracing_subscriber::registry().with(
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::sink)
+            .with_ansi(false),
+    );
+    tracing::subscriber::with_default(fmt, || {
+        context::scope(ctx.clone(), || {
+            group.bench_function("fmt_layer_to_sink", |b| {
+                b.iter(|| tracing::info!(amount = black_box(30u64), "deposited"))
+            });
+        })
+    });
+    // Entry building alone (no queue): the layer's work minus the push.
+    group.bench_function("entry_build_only", |b| {
+        b.iter_batched(
+            || (),
+            |()| {
+                black_box(LogEntry::new(
+                    Level::Info,
+                    "bank::account",
+                    String::from("deposited"),
+                ))
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = ingest, search, info
+}
+criterion_main!(benches);
