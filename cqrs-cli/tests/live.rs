@@ -1,0 +1,325 @@
+//! The CLI against a live bank example (one process for the whole file): each command in
+//! each output format compared with a snapshot (`tests/snapshots/`, volatile values
+//! redacted), JSON, JSON lines and CSV parsed back, and the exit codes scripts rely on —
+//! DOWN → 1 (the bank's external dependency points at a dead port), breached SLO → 1 (the
+//! bank's deliberately tight deposit-latency objective), within objective → 0, unreachable
+//! → 3, a flag value the service refuses → 2.
+
+mod support;
+
+use serde_json::Value;
+use support::{cli, free_port, snapshot, Bank, Run, TempDir};
+
+const FORMATS: [&str; 4] = ["table", "json", "jsonl", "csv"];
+
+fn expect(run: &Run, code: i32, what: &str) {
+    assert_eq!(
+        run.code, code,
+        "{what}: exit {} (expected {code})\nstdout:\n{}\nstderr:\n{}",
+        run.code, run.stdout, run.stderr
+    );
+}
+
+/// Checks that an output parses back in its format; returns its rows as JSON objects
+/// (for CSV: header → cell) so the formats can be compared.
+fn parse_back(format: &str, text: &str, what: &str) -> Vec<Value> {
+    match format {
+        "json" => {
+            let doc: Value = serde_json::from_str(text)
+                .unwrap_or_else(|e| panic!("{what}: -o json does not parse ({e}): {text}"));
+            match doc {
+                Value::Array(rows) => rows,
+                Value::Object(ref o) if o.contains_key("components") => {
+                    doc["components"].as_array().unwrap().clone()
+                }
+                Value::Object(ref o) if o.contains_key("store") => {
+                    doc["store"]["top_errors"].as_array().unwrap().clone()
+                }
+                other => vec![other],
+            }
+        }
+        "jsonl" => text
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("{what}: a JSON line does not parse ({e}): {l}"))
+            })
+            .collect(),
+        "csv" => {
+            let mut reader = csv::Reader::from_reader(text.as_bytes());
+            let headers = reader.headers().expect("a header row").clone();
+            reader
+                .records()
+                .map(|r| {
+                    let r =
+                        r.unwrap_or_else(|e| panic!("{what}: CSV does not parse ({e}): {text}"));
+                    Value::Object(
+                        headers
+                            .iter()
+                            .zip(r.iter())
+                            .map(|(h, c)| (h.to_owned(), Value::from(c)))
+                            .collect(),
+                    )
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Runs `args` in every format, expecting `code`; snapshots each output as
+/// `<name>.<format>.txt` (unless `name` is empty); checks the structured formats parse back
+/// with the same rows.
+fn every_format(bank: &Bank, name: &str, args: &[&str], code: i32) -> Vec<Value> {
+    let mut rows_by_format = Vec::new();
+    for format in FORMATS {
+        let mut all = vec!["-o", format];
+        all.extend_from_slice(args);
+        let run = cli(&bank.endpoint, &all);
+        let what = format!("cqrs-cli {}", all.join(" "));
+        expect(&run, code, &what);
+        assert!(
+            run.stderr.is_empty(),
+            "{what}: unexpected stderr {}",
+            run.stderr
+        );
+        if !name.is_empty() {
+            snapshot(&format!("{name}.{format}.txt"), &run.stdout);
+        }
+        if format != "table" {
+            rows_by_format.push((format, parse_back(format, &run.stdout, &what)));
+        }
+    }
+    let (_, json) = &rows_by_format[0];
+    for (format, rows) in &rows_by_format[1..] {
+        assert_eq!(
+            rows.len(),
+            json.len(),
+            "{name}: -o {format} has {} rows, -o json {}",
+            rows.len(),
+            json.len()
+        );
+    }
+    json.clone()
+}
+
+#[test]
+fn the_cli_against_a_live_bank() {
+    let dead = free_port();
+    let dependency = format!("http://127.0.0.1:{dead}/health");
+    let bank = Bank::start(&[
+        "--commands",
+        "3000",
+        "--workers",
+        "2",
+        "--seed",
+        "7",
+        "--fault-every",
+        "25",
+        "--dependency-url",
+        &dependency,
+    ]);
+    let e = bank.endpoint.as_str();
+    // The SLO engine evaluates on its background tick: wait for the workload to show.
+    let start = std::time::Instant::now();
+    while !cli(e, &["-o", "json", "slo", "deposit-latency"])
+        .stdout
+        .contains("\"BREACHED\"")
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the SLO engine never evaluated the workload"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    // health: DOWN → 1; one UP indicator → 0; an unknown indicator → 2. (The dependency's
+    // rows change as its circuit breaker counts failures: they are checked, not
+    // snapshotted.)
+    let components = every_format(&bank, "", &["health"], 1);
+    every_format(
+        &bank,
+        "health-liveness",
+        &["health", "--group", "liveness"],
+        0,
+    );
+    assert!(
+        components
+            .iter()
+            .any(|c| c["indicator"] == "external-dependency" && c["status"] == "DOWN"),
+        "{components:?}"
+    );
+    let up = cli(e, &["health", "--indicator", "event-store"]);
+    expect(&up, 0, "health --indicator event-store");
+    snapshot("health-indicator.table.txt", &up.stdout);
+    let unknown = cli(e, &["health", "--indicator", "nope"]);
+    expect(&unknown, 2, "health --indicator nope");
+    assert!(
+        unknown
+            .stderr
+            .contains("--indicator: no indicator `nope`; indicators: "),
+        "{}",
+        unknown.stderr
+    );
+
+    // slo: the deposit-latency objective is breached → 1; query latency is met → 0. (Which
+    // burn-rate alerts fire for command availability depends on the workers' interleaving:
+    // the four SLOs are checked, one is snapshotted.)
+    let slos = every_format(&bank, "", &["slo"], 1);
+    assert_eq!(slos.len(), 4, "{slos:?}");
+    every_format(&bank, "slo", &["slo", "deposit-latency"], 1);
+    let deposit = slos.iter().find(|s| s["slo"] == "deposit-latency").unwrap();
+    assert_eq!(deposit["status"], "BREACHED", "{deposit}");
+    let met = cli(e, &["slo", "query-latency"]);
+    expect(&met, 0, "slo query-latency");
+    snapshot("slo-query-latency.table.txt", &met.stdout);
+    let week = cli(
+        e,
+        &[
+            "slo",
+            "--period",
+            "1d",
+            "--format",
+            "windows",
+            "query-latency",
+        ],
+    );
+    expect(&week, 0, "slo --period 1d --format windows query-latency");
+    snapshot("slo-windows.table.txt", &week.stdout);
+    let alerts = cli(e, &["slo", "--format", "alerts", "deposit-latency"]);
+    expect(&alerts, 1, "slo --format alerts deposit-latency");
+    snapshot("slo-alerts.table.txt", &alerts.stdout);
+    let no_window = cli(e, &["slo", "--period", "7d"]);
+    expect(&no_window, 2, "slo --period 7d");
+    assert!(
+        no_window.stderr.contains("--period: SLO `")
+            && no_window.stderr.contains("its windows: 5m, 30m, 1h"),
+        "{}",
+        no_window.stderr
+    );
+    let missing = cli(e, &["slo", "nope"]);
+    expect(&missing, 2, "slo nope");
+
+    // handlers, logs, log-stats, anomalies.
+    let handlers = every_format(&bank, "handlers", &["handlers"], 0);
+    assert_eq!(handlers.len(), 10, "{handlers:?}");
+    let errors = every_format(
+        &bank,
+        "logs-errors",
+        &["logs", "--level", "error", "--limit", "3"],
+        0,
+    );
+    assert_eq!(errors.len(), 3);
+    assert!(errors.iter().all(|e| e["level"] == "error"), "{errors:?}");
+    let paged = cli(
+        e,
+        &[
+            "-o",
+            "jsonl",
+            "logs",
+            "--grep",
+            "insufficient funds",
+            "--limit",
+            "1500",
+        ],
+    );
+    expect(&paged, 0, "logs --limit 1500 (pages of 1000 followed)");
+    let refused = paged.stdout.lines().count();
+    assert!(refused > 0 && refused <= 1500, "{refused}");
+    let stats = every_format(&bank, "log-stats", &["log-stats"], 0);
+    assert!(
+        stats
+            .iter()
+            .any(|p| p["pattern"] == "withdrawal refused: insufficient funds"),
+        "{stats:?}"
+    );
+    let bad_since = cli(e, &["logs", "--trace", "not-a-trace-id"]);
+    expect(
+        &bad_since,
+        2,
+        "logs --trace not-a-trace-id (the service refuses it)",
+    );
+    assert!(
+        bad_since.stderr.contains("trace_id"),
+        "{}",
+        bad_since.stderr
+    );
+    for format in FORMATS {
+        let run = cli(e, &["-o", format, "anomalies", "--since", "1h"]);
+        expect(&run, 0, "anomalies");
+        parse_back(format, &run.stdout, "anomalies");
+    }
+
+    // rules and dashboards.
+    let rules = cli(e, &["rules"]);
+    expect(&rules, 0, "rules");
+    assert!(
+        rules.stdout.starts_with("# Generated by cqrs-obs"),
+        "{}",
+        rules.stdout
+    );
+    assert!(rules.stdout.contains("record: slo:sli_error:ratio_rate5m"));
+    let out = TempDir::new("dashboards");
+    let dir = out.path().to_str().unwrap();
+    let export = cli(
+        e,
+        &[
+            "dashboards",
+            "export",
+            "--template",
+            "development",
+            "--out",
+            dir,
+        ],
+    );
+    expect(&export, 0, "dashboards export --out");
+    snapshot(
+        "dashboards-export.table.txt",
+        &export.stdout.replace(dir, "[DIR]"),
+    );
+    let files: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
+    assert_eq!(files.len(), 5, "five development dashboards");
+    for file in files {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        let d: Value = serde_json::from_str(&text).unwrap();
+        assert!(d["panels"].as_array().is_some_and(|p| !p.is_empty()));
+    }
+    let stdout = cli(e, &["dashboards", "export"]);
+    expect(&stdout, 0, "dashboards export");
+    let all: Value = serde_json::from_str(&stdout.stdout).unwrap();
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        6,
+        "six production dashboards"
+    );
+
+    // trace: a correlation id from the logs; the route may not be served by this build.
+    let opened = cli(
+        e,
+        &[
+            "-o",
+            "jsonl",
+            "logs",
+            "--grep",
+            "account opened",
+            "--limit",
+            "1",
+        ],
+    );
+    let entry: Value = serde_json::from_str(opened.stdout.lines().next().unwrap()).unwrap();
+    let id = entry["correlation_id"].as_str().unwrap();
+    let trace = cli(e, &["trace", id]);
+    if !trace.stderr.contains("is not served by this service") {
+        expect(&trace, 0, "trace");
+        assert!(trace.stdout.contains(id), "{}", trace.stdout);
+    }
+
+    // Unreachable: one line naming the endpoint, exit 3.
+    let gone = cli(&format!("http://127.0.0.1:{dead}"), &["slo"]);
+    expect(&gone, 3, "slo against a dead port");
+    assert_eq!(
+        gone.stderr,
+        format!("cqrs-cli: cannot reach http://127.0.0.1:{dead}/slo: connection refused\n")
+    );
+    drop(bank);
+}
