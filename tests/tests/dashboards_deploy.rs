@@ -1,7 +1,9 @@
 //! The Grafana deploy client against a local server that answers like Grafana's folder and
 //! dashboard API: success (folder created once, dashboard saved by uid with overwrite,
 //! folder and message), 412 version conflict, 401, 403, 400, 500 then success, a
-//! persistent 503, and nothing listening. Request bodies and headers are checked.
+//! persistent 503, nothing listening, a server that never answers, and https with a
+//! self-signed certificate (trusted when given, refused otherwise). Request bodies and
+//! headers are checked.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -394,4 +396,121 @@ fn a_silent_server_times_out_and_is_retried() {
         2,
         "one connection per attempt"
     );
+}
+
+/// A one-shot-per-connection HTTPS server answering every request with `answer`; returns
+/// its address and the request heads it read.
+fn https_server(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    answer: &'static str,
+) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::{Read, Write};
+
+    let certs = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(key_pem).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let connection = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(connection, stream);
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Read the head and a body of Content-Length bytes (a failed handshake ends here).
+            let complete = loop {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break false,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+                let text = String::from_utf8_lossy(&request).into_owned();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= end + 4 + length {
+                        seen.lock().unwrap().push(text[..end].to_owned());
+                        break true;
+                    }
+                }
+            };
+            if complete {
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                let _ = tls.write_all(response.as_bytes());
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            }
+        }
+    });
+    (addr, heads)
+}
+
+#[test]
+fn deploys_over_https_trusting_the_given_root_only() {
+    let dir = cqrs_obs_tests::peer::TempDir::new("grafana-tls");
+    let cert = cqrs_obs_tests::tls::generate(dir.path());
+    let cert_pem = std::fs::read(&cert.cert).unwrap();
+    let key_pem = std::fs::read(&cert.key).unwrap();
+    let answer = r#"{"id":1,"uid":"bank-overview","url":"/d/bank-overview/bank","status":"success","version":3}"#;
+    let (addr, heads) = https_server(&cert_pem, &key_pem, answer);
+    let url = format!("https://{addr}/grafana/");
+
+    // The self-signed certificate is not among the webpki roots: refused, retried, reported.
+    let untrusting = GrafanaClient::new(&url, Auth::Bearer("t".into()))
+        .unwrap()
+        .with_retry(fast_retries());
+    let error = block_on(untrusting.deploy(&dashboard(), None, "m")).unwrap_err();
+    assert!(
+        matches!(error, DeployError::Unreachable { attempts: 3, .. }),
+        "{error:?}"
+    );
+    let cause = std::error::Error::source(&error).unwrap().to_string();
+    assert!(cause.to_lowercase().contains("certificate"), "{cause}");
+    assert!(
+        heads.lock().unwrap().is_empty(),
+        "no request over an untrusted connection"
+    );
+
+    let mut client = GrafanaClient::new(&url, Auth::Bearer("t".into()))
+        .unwrap()
+        .with_retry(fast_retries());
+    assert_eq!(client.add_root_certificates_pem(&cert_pem).unwrap(), 1);
+    assert!(client
+        .add_root_certificates_pem(b"not a certificate")
+        .is_err());
+    let saved = block_on(client.deploy(&dashboard(), None, "m")).unwrap();
+    assert_eq!((saved.uid.as_str(), saved.version), ("bank-overview", 3));
+    let heads = heads.lock().unwrap();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    let head = heads[0].to_ascii_lowercase();
+    assert!(
+        head.starts_with("post /grafana/api/dashboards/db http/1.1"),
+        "{head}"
+    );
+    assert!(head.contains(&format!("host: {addr}")), "{head}");
+    assert!(head.contains("authorization: bearer t"), "{head}");
 }

@@ -8,13 +8,12 @@
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{Auth, RetryPolicy};
+use super::transport::{Answer, BoxError, Transport};
 use super::Dashboard;
 
 /// Why a deployment failed.
@@ -86,6 +85,12 @@ pub enum DeployError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A root certificate given for TLS is not usable.
+    #[error("bad root certificate: {reason}")]
+    Certificate {
+        /// What is wrong.
+        reason: String,
+    },
     /// A success whose body is not what Grafana sends.
     #[error("{path}: unexpected answer body: {body}")]
     Body {
@@ -124,20 +129,18 @@ pub struct Deployed {
 #[derive(Debug, Clone)]
 pub struct GrafanaClient {
     url: String,
+    /// The URL's path prefix (`/grafana` behind a reverse proxy), without a trailing `/`.
+    prefix: String,
+    transport: Transport,
     auth: Auth,
     retry: RetryPolicy,
 }
 
-/// One HTTP exchange's answer.
-struct Answer {
-    status: StatusCode,
-    body: String,
-}
-
 impl GrafanaClient {
-    /// A client for the Grafana at `url` (`http://host:3000`, with an optional path prefix).
-    /// `https://` is refused: this built-in client speaks plain HTTP only (put Grafana behind
-    /// a local TLS-terminating proxy, or export the JSON and provision it).
+    /// A client for the Grafana at `url` (`http://host:3000`, with an optional path prefix
+    /// such as `http://host/grafana`). `https://` needs the `grafana-tls` feature, which
+    /// trusts the webpki roots (add others with
+    /// [`add_root_certificates_pem`](GrafanaClient::add_root_certificates_pem)).
     pub fn new(url: &str, auth: Auth) -> Result<GrafanaClient, DeployError> {
         let bad = |reason| DeployError::Url {
             url: url.to_owned(),
@@ -146,17 +149,37 @@ impl GrafanaClient {
         let uri: Uri = url.parse().map_err(|_| bad("not a URL"))?;
         match uri.scheme_str() {
             Some("http") => {}
-            Some("https") => return Err(bad("https is not supported by the built-in client")),
-            _ => return Err(bad("expected http://host:port")),
+            #[cfg(feature = "grafana-tls")]
+            Some("https") => {}
+            #[cfg(not(feature = "grafana-tls"))]
+            Some("https") => {
+                return Err(bad(
+                    "https needs cqrs-obs' `grafana-tls` feature (or a TLS-terminating proxy)",
+                ))
+            }
+            _ => return Err(bad("expected http://host:port or https://host")),
         }
-        if uri.host().is_none() || uri.query().is_some() {
+        if uri.query().is_some() {
             return Err(bad("expected http://host:port[/path], without a query"));
         }
+        let transport =
+            Transport::new(&uri).ok_or_else(|| bad("expected http://host:port[/path]"))?;
         Ok(GrafanaClient {
             url: url.trim_end_matches('/').to_owned(),
+            prefix: uri.path().trim_end_matches('/').to_owned(),
+            transport,
             auth,
             retry: RetryPolicy::default(),
         })
+    }
+
+    /// Also trusts the certificates in `pem` (a private CA, a self-signed Grafana) for
+    /// `https`; returns how many were added.
+    #[cfg(feature = "grafana-tls")]
+    pub fn add_root_certificates_pem(&mut self, pem: &[u8]) -> Result<usize, DeployError> {
+        self.transport
+            .add_roots_pem(pem)
+            .map_err(|reason| DeployError::Certificate { reason })
     }
 
     /// Replaces the retry policy.
@@ -178,9 +201,8 @@ impl GrafanaClient {
         folder: Option<&str>,
         message: &str,
     ) -> Result<Deployed, DeployError> {
-        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         let folder_uid = match folder {
-            Some(title) => Some(self.ensure_folder(&client, title).await?),
+            Some(title) => Some(self.ensure_folder(title).await?),
             None => None,
         };
         let mut dashboard = serde_json::to_value(dashboard).unwrap_or(Value::Null);
@@ -190,7 +212,7 @@ impl GrafanaClient {
             body["folderUid"] = Value::String(uid);
         }
         let path = "/api/dashboards/db";
-        let answer = self.send(&client, Method::POST, path, Some(&body)).await?;
+        let answer = self.send(Method::POST, path, Some(&body)).await?;
         serde_json::from_str(&answer.body).map_err(|_| DeployError::Body {
             path: path.into(),
             body: answer.body,
@@ -212,23 +234,16 @@ impl GrafanaClient {
     }
 
     /// The folder's uid, creating the folder when it does not exist.
-    async fn ensure_folder(
-        &self,
-        client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
-        title: &str,
-    ) -> Result<String, DeployError> {
+    async fn ensure_folder(&self, title: &str) -> Result<String, DeployError> {
         let uid = folder_uid(title);
         let path = format!("/api/folders/{uid}");
-        match self.send(client, Method::GET, &path, None).await {
+        match self.send(Method::GET, &path, None).await {
             Ok(_) => return Ok(uid),
             Err(DeployError::Status { status: 404, .. }) => {}
             Err(e) => return Err(e),
         }
         let body = json!({"uid": uid, "title": title});
-        match self
-            .send(client, Method::POST, "/api/folders", Some(&body))
-            .await
-        {
+        match self.send(Method::POST, "/api/folders", Some(&body)).await {
             Ok(_) => Ok(uid),
             // Created concurrently by someone else: it exists now.
             Err(DeployError::Status { status: 409, .. }) => Ok(uid),
@@ -240,7 +255,7 @@ impl GrafanaClient {
         let bytes = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
         let mut builder = Request::builder()
             .method(method.clone())
-            .uri(format!("{}{path}", self.url))
+            .uri(format!("{}{path}", self.prefix))
             .header(header::ACCEPT, "application/json")
             .header(
                 header::USER_AGENT,
@@ -264,7 +279,6 @@ impl GrafanaClient {
     /// Sends one request with retries; `Ok` for 2xx only.
     async fn send(
         &self,
-        client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
         method: Method,
         path: &str,
         body: Option<&Value>,
@@ -275,17 +289,10 @@ impl GrafanaClient {
         loop {
             attempt += 1;
             let request = self.request(&method, path, body);
-            let outcome = tokio::time::timeout(self.retry.timeout, async {
-                let response = client.request(request).await?;
-                let status = response.status();
-                let bytes = response.into_body().collect().await?.to_bytes();
-                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Answer {
-                    status,
-                    body: String::from_utf8_lossy(&bytes).into_owned(),
-                })
-            })
-            .await
-            .unwrap_or_else(|_| Err("timed out".into()));
+            let outcome =
+                tokio::time::timeout(self.retry.timeout, self.transport.exchange(request))
+                    .await
+                    .unwrap_or_else(|_| Err("timed out".into()));
             let retryable = match &outcome {
                 Ok(answer) => {
                     answer.status.is_server_error()
@@ -306,7 +313,7 @@ impl GrafanaClient {
 fn classify(
     path: &str,
     attempts: u32,
-    outcome: Result<Answer, Box<dyn std::error::Error + Send + Sync>>,
+    outcome: Result<Answer, BoxError>,
 ) -> Result<Answer, DeployError> {
     let answer = outcome.map_err(|source| DeployError::Unreachable {
         path: path.into(),
@@ -370,10 +377,14 @@ mod tests {
     #[test]
     fn urls_and_folder_uids() {
         assert!(GrafanaClient::new("http://127.0.0.1:3000/", Auth::None).is_ok());
-        assert!(matches!(
-            GrafanaClient::new("https://grafana", Auth::None),
-            Err(DeployError::Url { .. })
-        ));
+        let https = GrafanaClient::new("https://grafana", Auth::None);
+        if cfg!(feature = "grafana-tls") {
+            assert!(https.is_ok());
+        } else {
+            assert!(matches!(https, Err(DeployError::Url { .. })));
+        }
+        assert!(GrafanaClient::new("ftp://grafana", Auth::None).is_err());
+        assert!(GrafanaClient::new("http://grafana:3000/?x=1", Auth::None).is_err());
         assert!(GrafanaClient::new("grafana:3000", Auth::None).is_err());
         assert_eq!(folder_uid("Bank / Prod"), "bank---prod");
         assert_eq!(

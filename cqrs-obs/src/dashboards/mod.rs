@@ -43,6 +43,7 @@ mod projections;
 mod query;
 mod slos;
 mod templating;
+mod transport;
 
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, StatusCode};
