@@ -171,15 +171,11 @@ pub(crate) fn run(ctx: &Ctx, args: &TraceArgs) -> Outcome {
         Tone::Plain,
     ));
     report.text = Some(draw(&trace.messages, ctx.settings.color));
-    let failed = trace
-        .messages
-        .iter()
-        .any(|m| matches!(m.outcome.as_str(), "error" | "panic"));
     report.json = Some(serde_json::json!({
         "correlation_id": id,
         "messages": report.records,
     }));
-    Ok((report, if failed { Exit::Failing } else { Exit::Ok }))
+    Ok((report, Exit::Ok))
 }
 
 #[cfg(test)]
