@@ -4,7 +4,8 @@
 //! when missing; the folder uid is derived from its title, so this is idempotent), then
 //! saves the dashboard with `POST /api/dashboards/db` and `overwrite: true`: deploying again
 //! replaces the dashboard with the same uid. Connection errors, timeouts, 429 and 5xx are
-//! retried with exponential backoff; 400, 401, 403, 404 and 412 are reported at once.
+//! retried with exponential backoff; 400, 401, 403, 404 and 412 are reported at once. Each
+//! request uses a connection of its own (see `transport.rs`).
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, StatusCode, Uri};
@@ -140,7 +141,7 @@ impl GrafanaClient {
     /// A client for the Grafana at `url` (`http://host:3000`, with an optional path prefix
     /// such as `http://host/grafana`). `https://` needs the `grafana-tls` feature, which
     /// trusts the webpki roots (add others with
-    /// [`add_root_certificates_pem`](GrafanaClient::add_root_certificates_pem)).
+    /// `add_root_certificates_pem`).
     pub fn new(url: &str, auth: Auth) -> Result<GrafanaClient, DeployError> {
         let bad = |reason| DeployError::Url {
             url: url.to_owned(),

@@ -25,7 +25,9 @@
 //!
 //! The admin endpoint serves them at `GET /dashboards/{template}` (a JSON array) and
 //! `GET /dashboards/{template}/{dashboard}` (one dashboard, ready to import); their links
-//! point at the admin endpoint that served them.
+//! point at the admin endpoint that served them. [`export`] writes them as files for
+//! Grafana's file provisioning, and [`GrafanaClient`] deploys them through Grafana's HTTP API
+//! (plain HTTP; `https` with the `grafana-tls` feature).
 
 mod auth;
 mod builder;
