@@ -1,7 +1,8 @@
 //! The causation journal through `GET /traces/{id}`: a transfer in the bank — the command, the
 //! projection and saga that handle its debit, the credit command the saga sends and the
 //! projection of the credit — comes back as one conversation whose causation ids form a tree
-//! rooted at the transfer command, found by correlation id and by trace id alike.
+//! rooted at the transfer command, found by correlation id and by trace id alike, with the
+//! events each call appended and the chain of causes of any message.
 
 use std::collections::HashSet;
 
@@ -110,6 +111,23 @@ fn a_transfer_comes_back_as_a_causation_tree() {
         assert!(m["duration_ms"].as_f64().unwrap() >= 0.0);
         assert_eq!(m["trace_id"].as_str().unwrap().len(), 32);
     }
+
+    // The events the transfer appended are in `sent`, caused by the transfer command.
+    let transfer_id = messages[0]["message_id"].as_str().unwrap();
+    let sent = body["sent"].as_array().unwrap();
+    let debit = saga["message_id"].as_str().unwrap();
+    assert!(
+        sent.iter()
+            .any(|m| m["message_id"] == debit && m["causation_id"] == transfer_id),
+        "{sent:?}"
+    );
+
+    // The chain of causes of the credit: root message, transfer, debit event, credit.
+    let credit_id = credit["message_id"].as_str().unwrap();
+    assert_eq!(
+        cqrs_obs::trace::causation_chain(credit_id),
+        [root_message.as_str(), transfer_id, debit, credit_id]
+    );
 
     // The same conversation by the trace id of one of its calls.
     let trace_id = credit["trace_id"].as_str().unwrap();

@@ -19,6 +19,7 @@ mod limit;
 mod routes;
 #[cfg(feature = "admin-tls")]
 mod tls;
+mod w3c;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -414,7 +415,10 @@ mod tests {
             assert_eq!(body["error"]["code"], "unauthorized", "{route}");
             let (status, _) = send(&app, Method::GET, route, Some("viewer-token-00001"));
             // `/logs` answers 503 here: this test runs no log pipeline.
-            assert!(status == 200 || route == "/logs", "{route} as viewer: {status}");
+            assert!(
+                status == 200 || route == "/logs",
+                "{route} as viewer: {status}"
+            );
         }
         for probe in ["/livez", "/readyz"] {
             let (status, _) = send(&app, Method::GET, probe, None);

@@ -15,6 +15,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/handlers", get(handlers))
         .route("/sampling", get(sampling).put(set_sampling))
         .route("/traces/{id}", get(trace))
+        .route("/test", axum::routing::post(super::w3c::test))
         .merge(slo_routes())
 }
 

@@ -105,6 +105,7 @@ pub const PRODUCED_AT: &str = "produced_at";
 /// assert_eq!(extracted.into_context().correlation_id, ctx.correlation_id);
 /// ```
 pub fn inject<C: CarrierMut + ?Sized>(ctx: &Context, carrier: &mut C) {
+    crate::trace::journal_record_sent(ctx);
     carrier.set(CORRELATION_ID, ctx.correlation_id.to_string());
     if let Some(causation) = &ctx.causation_id {
         carrier.set(CAUSATION_ID, causation.to_string());

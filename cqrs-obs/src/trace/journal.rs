@@ -123,6 +123,101 @@ pub(crate) fn record_pending(meta: &HandlerMeta, pending: Pending, outcome: Outc
     journal.push_back(record);
 }
 
+/// Messages sent (`cause` → `effect`): events appended by a command, commands sent by a saga.
+static EDGES: Mutex<VecDeque<(Id, Id)>> = Mutex::new(VecDeque::new());
+
+/// Records that the message `command_id` produced the messages `event_ids` (an append of
+/// events, a saga's commands). [`inject`](crate::propagation::inject) records this by itself
+/// for every message sent in a sampled call; call it for messages that leave by other means.
+///
+/// ```
+/// use cqrs_obs::context::Id;
+/// use cqrs_obs::trace;
+/// trace::set_journal_enabled(true);
+/// let (command, event) = (Id::random(), Id::random());
+/// trace::correlate_command_to_events(&command, &[event.clone()]);
+/// assert_eq!(trace::causation_chain(&event.to_string()), [command.to_string(), event.to_string()]);
+/// ```
+pub fn correlate_command_to_events(command_id: &Id, event_ids: &[Id]) {
+    if !is_enabled() {
+        return;
+    }
+    let mut edges = EDGES.lock().unwrap_or_else(|e| e.into_inner());
+    for event in event_ids {
+        if edges.len() == CAPACITY {
+            edges.pop_front();
+        }
+        edges.push_back((command_id.clone(), event.clone()));
+    }
+}
+
+/// Records a message sent with `ctx` (its cause is the message being handled).
+#[inline(always)]
+pub(crate) fn record_sent(ctx: &Context) {
+    if ctx.is_sampled() && is_enabled() {
+        if let (Some(cause), Some(message)) = (&ctx.causation_id, &ctx.message_id) {
+            correlate_command_to_events(cause, std::slice::from_ref(message));
+        }
+    }
+}
+
+/// The chain of causes of a message or call, root first and ending with `operation_id`
+/// itself: each step is the message that caused the next, as far as the journal remembers.
+pub fn causation_chain(operation_id: &str) -> Vec<String> {
+    let calls = JOURNAL.lock().unwrap_or_else(|e| e.into_inner());
+    let edges = EDGES.lock().unwrap_or_else(|e| e.into_inner());
+    let cause_of = |id: &str| -> Option<String> {
+        let from_call = calls.iter().rev().find_map(|r| {
+            let handled = r.message_id.as_ref().is_some_and(|m| m.to_string() == id);
+            handled
+                .then(|| r.causation_id.as_ref().map(Id::to_string))
+                .flatten()
+        });
+        from_call.or_else(|| {
+            edges
+                .iter()
+                .rev()
+                .find(|(_, effect)| effect.to_string() == id)
+                .map(|(cause, _)| cause.to_string())
+        })
+    };
+    let mut chain = vec![operation_id.to_owned()];
+    while chain.len() < 256 {
+        match cause_of(chain.last().map(String::as_str).unwrap_or_default()) {
+            Some(cause) if !chain.contains(&cause) => chain.push(cause),
+            _ => break,
+        }
+    }
+    chain.reverse();
+    chain
+}
+
+/// The messages sent within `calls` (their causes are messages the calls handled).
+fn sent_within(calls: &[CallRecord]) -> Vec<SentView> {
+    let handled: std::collections::HashSet<String> = calls
+        .iter()
+        .filter_map(|r| r.message_id.as_ref().map(Id::to_string))
+        .collect();
+    let edges = EDGES.lock().unwrap_or_else(|e| e.into_inner());
+    edges
+        .iter()
+        .filter(|(cause, _)| handled.contains(&cause.to_string()))
+        .map(|(cause, effect)| SentView {
+            message_id: effect.to_string(),
+            causation_id: cause.to_string(),
+        })
+        .collect()
+}
+
+/// A message sent by a call of a conversation.
+#[derive(Debug, Serialize)]
+pub struct SentView {
+    /// The message's id.
+    pub message_id: String,
+    /// The id of the message whose handling sent it.
+    pub causation_id: String,
+}
+
 /// The calls of one conversation, found by its correlation id or by the trace id of any of
 /// its calls, in the order they started.
 ///
@@ -155,6 +250,8 @@ pub struct ConversationView {
     pub correlation_id: String,
     /// Its calls, in the order they started.
     pub messages: Vec<MessageView>,
+    /// The messages its calls sent (events appended, commands sent), handled or not.
+    pub sent: Vec<SentView>,
 }
 
 /// One call of a [`ConversationView`].
@@ -207,6 +304,7 @@ impl ConversationView {
                     span_id: r.trace.span_id().to_string(),
                 })
                 .collect(),
+            sent: sent_within(calls),
         })
     }
 }
@@ -215,4 +313,5 @@ impl ConversationView {
 #[doc(hidden)]
 pub fn clear() {
     JOURNAL.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    EDGES.lock().unwrap_or_else(|e| e.into_inner()).clear();
 }

@@ -28,11 +28,12 @@ mod span;
 pub(crate) use ids::{new_root_trace, new_span_id, root_trace_from, span_id_from};
 pub(crate) use journal::record as journal_record;
 pub(crate) use journal::record_pending as journal_record_pending;
+pub(crate) use journal::record_sent as journal_record_sent;
 pub(crate) use journal::Pending;
 pub use journal::{
-    clear as clear_journal, conversation, is_enabled as journal_enabled,
-    set_enabled as set_journal_enabled, CallRecord, ConversationView, MessageView,
-    CAPACITY as JOURNAL_CAPACITY,
+    causation_chain, clear as clear_journal, conversation, correlate_command_to_events,
+    is_enabled as journal_enabled, set_enabled as set_journal_enabled, CallRecord,
+    ConversationView, MessageView, SentView, CAPACITY as JOURNAL_CAPACITY,
 };
 pub use pipeline::{install_tracer, otel_layer, Protocol, TraceConfig, TraceError, TracePipeline};
 pub(crate) use sampler::{adapt, sample_child, sample_root};
