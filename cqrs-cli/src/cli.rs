@@ -49,6 +49,10 @@ pub(crate) struct Global {
         value_name = "TOKEN"
     )]
     pub(crate) token: Option<String>,
+    /// PEM file of the certificate authority that signed an https:// endpoint's certificate
+    /// (instead of the public web roots), for an admin endpoint with its own certificate.
+    #[arg(long, global = true, env = "CQRS_OBS_CA_CERT", value_name = "FILE")]
+    pub(crate) ca_cert: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(
         short = 'o',

@@ -17,6 +17,7 @@ const BODY_LIMIT: u64 = 256 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub(crate) struct Client {
     agent: Agent,
+    stream_agent: Agent,
     base: String,
     token: Option<String>,
     progress: bool,
@@ -136,26 +137,62 @@ fn classify(url: &str, e: ureq::Error) -> CliError {
     }
 }
 
+/// The agent of a client: statuses are answers (not errors), bounded time, and with
+/// `ca_pem` only that CA trusted for https.
+fn agent(timeout: Option<Duration>, ca_pem: Option<&[u8]>) -> Result<Agent, CliError> {
+    let connect = timeout
+        .unwrap_or(Duration::from_secs(5))
+        .min(Duration::from_secs(5));
+    let builder = Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(connect))
+        .timeout_global(timeout)
+        .user_agent(concat!("cqrs-cli/", env!("CARGO_PKG_VERSION")));
+    #[cfg(feature = "tls")]
+    let builder = match ca_pem {
+        None => builder,
+        Some(pem) => {
+            let certs = ureq::tls::parse_pem(pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| CliError::Usage(format!("--ca-cert: {e}")))?;
+            if certs.is_empty() {
+                return Err(CliError::Usage(
+                    "--ca-cert: no certificate in the file".to_owned(),
+                ));
+            }
+            let tls = ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+                .build();
+            builder.tls_config(tls)
+        }
+    };
+    #[cfg(not(feature = "tls"))]
+    let _ = ca_pem;
+    Ok(Agent::new_with_config(builder.build()))
+}
+
 impl Client {
-    /// A client for `base` (no trailing `/`) sending `token` as a bearer token.
+    /// A client for `base` (no trailing `/`) sending `token` as a bearer token and, with
+    /// `ca_pem`, trusting only that CA for https.
     pub(crate) fn new(
         base: &str,
         token: Option<&str>,
         timeout: Duration,
         progress: bool,
-    ) -> Client {
-        let config = Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(timeout.min(Duration::from_secs(5))))
-            .timeout_global(Some(timeout))
-            .user_agent(concat!("cqrs-cli/", env!("CARGO_PKG_VERSION")))
-            .build();
-        Client {
-            agent: Agent::new_with_config(config),
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Client, CliError> {
+        Ok(Client {
+            agent: agent(Some(timeout), ca_pem)?,
+            stream_agent: agent(None, ca_pem)?,
             base: base.to_owned(),
             token: token.map(str::to_owned),
             progress,
-        }
+        })
     }
 
     /// The base URL.
@@ -197,12 +234,10 @@ impl Client {
         read: &mut dyn FnMut(&mut dyn Read) -> Result<(), CliError>,
     ) -> Result<(), CliError> {
         let url = format!("{}{path_and_query}", self.base);
-        let config = Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(5)))
-            .build();
-        let agent = Agent::new_with_config(config);
-        let mut request = agent.get(&url).header("Accept", "text/event-stream");
+        let mut request = self
+            .stream_agent
+            .get(&url)
+            .header("Accept", "text/event-stream");
         if let Some(token) = &self.token {
             request = request.header("Authorization", &format!("Bearer {token}"));
         }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::cli::{ColorChoice, Format, Global};
+use crate::error::CliError;
 
 /// What a duration flag accepts.
 const DURATION: &str = "a number and a unit: `30s`, `15m`, `1h`, `7d` or `2w`";
@@ -119,6 +120,8 @@ pub(crate) struct Settings {
     pub(crate) timeout: Duration,
     /// Whether stderr is a terminal (progress indicator).
     pub(crate) progress: bool,
+    /// PEM of the CA that signed the endpoint's certificate.
+    pub(crate) ca_pem: Option<Vec<u8>>,
 }
 
 impl Settings {
@@ -128,14 +131,25 @@ impl Settings {
         global: &Global,
         no_color: Option<std::ffi::OsString>,
         tty: (bool, bool),
-    ) -> Settings {
+    ) -> Result<Settings, CliError> {
         let no_color = no_color.is_some_and(|v| !v.is_empty());
         let color = match global.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => tty.0 && !no_color,
         };
-        Settings {
+        let ca_pem = match &global.ca_cert {
+            None => None,
+            Some(_) if !cfg!(feature = "tls") => {
+                return Err(CliError::Usage(
+                    "--ca-cert needs cqrs-cli built with its `tls` feature".to_owned(),
+                ))
+            }
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                CliError::Usage(format!("--ca-cert: cannot read {}: {e}", path.display()))
+            })?),
+        };
+        Ok(Settings {
             endpoint: global.endpoint.clone(),
             token: global.token.clone().filter(|t| !t.is_empty()),
             format: global.output,
@@ -143,7 +157,8 @@ impl Settings {
             watch: global.watch.map(Duration::from_secs_f64),
             timeout: Duration::from_secs_f64(global.timeout),
             progress: tty.1,
-        }
+            ca_pem,
+        })
     }
 }
 
@@ -200,13 +215,17 @@ mod tests {
     fn no_color_is_honoured_in_auto_only() {
         use clap::Parser;
         let cli = crate::cli::Cli::parse_from(["cqrs-cli", "handlers"]);
-        let on = Settings::new(&cli.global, Some("1".into()), (true, true));
+        let on = Settings::new(&cli.global, Some("1".into()), (true, true)).unwrap();
         assert!(!on.color);
-        let off = Settings::new(&cli.global, None, (true, false));
+        let off = Settings::new(&cli.global, None, (true, false)).unwrap();
         assert!(off.color && !off.progress);
-        let empty = Settings::new(&cli.global, Some("".into()), (true, true));
+        let empty = Settings::new(&cli.global, Some("".into()), (true, true)).unwrap();
         assert!(empty.color);
         let always = crate::cli::Cli::parse_from(["cqrs-cli", "--color", "always", "handlers"]);
-        assert!(Settings::new(&always.global, Some("1".into()), (false, false)).color);
+        assert!(
+            Settings::new(&always.global, Some("1".into()), (false, false))
+                .unwrap()
+                .color
+        );
     }
 }

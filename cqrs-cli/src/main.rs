@@ -27,15 +27,27 @@ use crate::config::Settings;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let settings = Settings::new(
+    let settings = match Settings::new(
         &cli.global,
         std::env::var_os("NO_COLOR"),
         (
             std::io::stdout().is_terminal(),
             std::io::stderr().is_terminal(),
         ),
-    );
-    let ctx = Ctx::new(settings);
+    ) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("cqrs-cli: {e}");
+            return ExitCode::from(e.exit() as u8);
+        }
+    };
+    let ctx = match Ctx::new(settings) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("cqrs-cli: {e}");
+            return ExitCode::from(e.exit() as u8);
+        }
+    };
     if let Some(every) = ctx.settings.watch {
         command::watch(&ctx, &cli.command, every);
     }

@@ -359,6 +359,43 @@ fn follow_prints_entries_as_they_arrive() {
 }
 
 #[test]
+fn https_endpoints_with_their_own_ca() {
+    let (peer, cert_pem) =
+        support::start_https(Arc::new(|_, _| (200, "application/json", "[]".to_owned())));
+    let dir = support::TempDir::new("ca");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, cert_pem).unwrap();
+    let ca = ca.to_str().unwrap();
+    let trusted = cli(&peer.url, &["--ca-cert", ca, "-o", "json", "handlers"]);
+    assert_eq!(
+        (trusted.code, trusted.stdout.as_str()),
+        (0, "[]\n"),
+        "{}",
+        trusted.stderr
+    );
+    assert_eq!(peer.requests()[0].target, "/handlers");
+    let untrusted = cli(&peer.url, &["handlers"]);
+    assert_eq!(untrusted.code, 4, "{}", untrusted.stderr);
+    assert!(
+        untrusted.stderr.starts_with(&format!(
+            "cqrs-cli: unexpected answer from {}/handlers: ",
+            peer.url
+        )) && untrusted.stderr.contains("UnknownIssuer"),
+        "{}",
+        untrusted.stderr
+    );
+    let missing = cli(&peer.url, &["--ca-cert", "/nonexistent/ca.pem", "handlers"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing
+            .stderr
+            .starts_with("cqrs-cli: --ca-cert: cannot read /nonexistent/ca.pem: "),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
 fn colour_is_explicit_and_watch_redraws() {
     let health = json!({"status": "UP", "components": {"db": {"status": "UP", "details": {}}}, "groups": []});
     let peer = json_peer(vec![("/health", 200, health.to_string())]);

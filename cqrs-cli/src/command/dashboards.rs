@@ -123,7 +123,8 @@ pub(crate) fn deploy(ctx: &Ctx, args: &DeployArgs) -> Outcome {
         args.grafana_token.as_deref(),
         ctx.settings.timeout,
         ctx.settings.progress,
-    );
+        None,
+    )?;
     let mut exit = Exit::Ok;
     let mut records = Vec::new();
     for d in all {

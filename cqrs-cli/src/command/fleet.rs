@@ -149,7 +149,7 @@ pub(crate) fn run(ctx: &Ctx, args: &SloArgs) -> Outcome {
         }
         by_slo.retain(|k, _| k == id);
     }
-    let prometheus = Client::new(url, None, ctx.settings.timeout, ctx.settings.progress);
+    let prometheus = Client::new(url, None, ctx.settings.timeout, ctx.settings.progress, None)?;
     let mut exit = Exit::Ok;
     let mut records = Vec::new();
     for (id, rules) in by_slo {

@@ -29,14 +29,15 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     /// A context for `settings`.
-    pub(crate) fn new(settings: Settings) -> Ctx {
+    pub(crate) fn new(settings: Settings) -> Result<Ctx, CliError> {
         let admin = Client::new(
             &settings.endpoint,
             settings.token.as_deref(),
             settings.timeout,
             settings.progress,
-        );
-        Ctx { settings, admin }
+            settings.ca_pem.as_deref(),
+        )?;
+        Ok(Ctx { settings, admin })
     }
 }
 

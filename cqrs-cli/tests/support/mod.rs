@@ -5,7 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -266,6 +266,7 @@ impl Peer {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let (seen, respond) = (seen.clone(), respond.clone());
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
                 std::thread::spawn(move || serve(stream, &seen, &respond));
             }
         });
@@ -278,9 +279,47 @@ impl Peer {
     }
 }
 
-fn serve(stream: TcpStream, seen: &Mutex<Vec<Request>>, respond: &Responder) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+/// An HTTPS [`Peer`] with a certificate generated for `localhost` and 127.0.0.1; returns the
+/// peer and the certificate's PEM (to trust it).
+pub fn start_https(respond: Responder) -> (Peer, String) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let certified = rcgen::generate_simple_self_signed(names).expect("a certificate");
+    let cert_pem = certified.cert.pem();
+    let key_pem = certified.signing_key.serialize_pem();
+    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind loopback");
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let connection = rustls::ServerConnection::new(config.clone()).unwrap();
+            let tls = rustls::StreamOwned::new(connection, stream);
+            let (seen, respond) = (seen.clone(), respond.clone());
+            std::thread::spawn(move || serve(tls, &seen, &respond));
+        }
+    });
+    (Peer { url, requests }, cert_pem)
+}
+
+fn serve<S: Read + Write>(stream: S, seen: &Mutex<Vec<Request>>, respond: &Responder) {
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() {
         return;
@@ -319,7 +358,7 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Request>>, respond: &Responder) {
         all.len() - 1
     };
     let (status, content_type, body) = respond(&request, n);
-    let mut stream = stream;
+    let stream = reader.get_mut();
     let _ = write!(
         stream,
         "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
