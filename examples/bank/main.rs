@@ -9,15 +9,22 @@
 //! ```text
 //! cargo run --release --example bank                  # then: curl 127.0.0.1:9464/metrics
 //! cargo run --release --example bank -- --commands 50000 --exit
+//! # incidents for anomaly detection: a slow-statement regression, then a deposit error burst
+//! cargo run --release --example bank -- --commands 16000 --workers 2 --pace-ms 1 --sample-ms 10 \
+//!     --latency-regression 4000..4400 --error-burst 6000..6400 --exit
 //! ```
 
+use std::ops::Range;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use cqrs_obs::handler::{HandlerSnapshot, OutcomeStats};
 use cqrs_obs::Outcome;
-use cqrs_obs_examples::{run_workload, WorkloadConfig, WorkloadReport};
+use cqrs_obs_examples::workload::{run_workload_with, Injection};
+use cqrs_obs_examples::{WorkloadConfig, WorkloadReport};
 
 /// Runs the cqrs-obs bank demo: a workload over an event-sourced bank, then the admin
 /// endpoint until Ctrl-C.
@@ -40,6 +47,21 @@ struct Args {
     /// breaker, e.g. http://127.0.0.1:8080/health.
     #[arg(long)]
     dependency_url: Option<String>,
+    /// Each worker pauses this many milliseconds after every step (spreads the run over time).
+    #[arg(long)]
+    pace_ms: Option<u64>,
+    /// Inject a latency regression: every statement reads the archive (+50 ms) during these
+    /// steps of each worker, e.g. 4000..4400.
+    #[arg(long, value_parser = parse_steps)]
+    latency_regression: Option<Range<u64>>,
+    /// Inject an error burst: every deposit meets a store outage during these steps of each
+    /// worker, e.g. 6000..6400.
+    #[arg(long, value_parser = parse_steps)]
+    error_burst: Option<Range<u64>>,
+    /// Feed the anomaly detectors every this many milliseconds during the workload (default:
+    /// the background tick's second).
+    #[arg(long)]
+    sample_ms: Option<u64>,
     /// Exit after the workload instead of serving the admin endpoint until Ctrl-C.
     #[arg(long)]
     exit: bool,
@@ -61,12 +83,18 @@ fn main() -> ExitCode {
         fault_every: args.fault_every,
         ..defaults
     };
-    let report = run_workload(config);
+    let injection = Injection {
+        pace: args.pace_ms.map(Duration::from_millis),
+        latency_regression: args.latency_regression.clone(),
+        error_burst: args.error_burst.clone(),
+    };
+    let report = sampled(args.sample_ms, || run_workload_with(config, injection));
     print_summary(&report, &cqrs_obs::handler::snapshots());
+    print_anomalies();
     match guard.admin_addr() {
         Some(addr) => println!(
             "\nadmin endpoint: http://{addr}/metrics  http://{addr}/handlers  http://{addr}/slo  \
-             http://{addr}/health  http://{addr}/readyz?verbose"
+             http://{addr}/health  http://{addr}/readyz?verbose  http://{addr}/anomalies"
         ),
         None => println!("\nadmin endpoint: not running (see the messages above)"),
     }
@@ -80,6 +108,61 @@ fn main() -> ExitCode {
             eprintln!("bank: cannot wait for Ctrl-C: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `START..END` step ranges.
+fn parse_steps(s: &str) -> Result<Range<u64>, String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("`{s}` is not START..END"))?;
+    let parse = |x: &str| x.parse::<u64>().map_err(|e| format!("`{x}`: {e}"));
+    let (a, b) = (parse(a)?, parse(b)?);
+    if a >= b {
+        return Err(format!("`{s}` is empty"));
+    }
+    Ok(a..b)
+}
+
+/// Runs `work` while another thread feeds the anomaly detectors every `every_ms`.
+fn sampled<T>(every_ms: Option<u64>, work: impl FnOnce() -> T) -> T {
+    let Some(every_ms) = every_ms.filter(|ms| *ms > 0) else {
+        return work();
+    };
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(every_ms));
+                cqrs_obs::anomaly::observe_handlers();
+            }
+        })
+    };
+    let out = work();
+    done.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    out
+}
+
+fn print_anomalies() {
+    let anomalies = cqrs_obs::anomaly::global().anomaly_history(None, None, 50);
+    println!("\nanomalies (newest first): {}", anomalies.len());
+    for a in anomalies {
+        println!(
+            "  {:<28} {:<8} value {:>10.4} deviation {:>7.1} confidence {:.2} (extremity {:.2}, \
+             data {:.2}, persistence {:.2}, agreement {:.2}) detectors {}",
+            a.metric,
+            a.severity.as_str(),
+            a.value,
+            a.deviation,
+            a.confidence.value,
+            a.confidence.extremity,
+            a.confidence.data,
+            a.confidence.persistence,
+            a.confidence.agreement,
+            a.detectors.join(",")
+        );
     }
 }
 

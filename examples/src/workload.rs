@@ -21,6 +21,7 @@
 //! [`Tally`](crate::Tally)), plus the panics and timeouts the workload caught itself. It
 //! never reads cqrs-obs.
 
+use std::ops::Range;
 use std::panic;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
@@ -68,6 +69,43 @@ impl Default for WorkloadConfig {
             statement_deadline: Duration::from_millis(2),
             quiet_poison_panics: true,
         }
+    }
+}
+
+/// Incidents injected on top of the workload, for anomaly detection to find. All off by
+/// default. Step ranges count each worker's own steps.
+///
+/// ```
+/// use cqrs_obs_examples::workload::Injection;
+/// let incidents = Injection {
+///     latency_regression: Some(3_000..3_400),
+///     error_burst: Some(4_500..4_900),
+///     ..Injection::default()
+/// };
+/// assert!(incidents.slow_statements(3_100) && !incidents.failing_deposits(3_100));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Injection {
+    /// Each worker pauses this long after every step, so the workload spans time.
+    pub pace: Option<Duration>,
+    /// Steps during which every statement reads the archive and is allowed to finish: a
+    /// latency regression of the `statement` query (+50 ms a call).
+    pub latency_regression: Option<Range<u64>>,
+    /// Steps during which every deposit meets a store outage: an error burst of `deposit`.
+    pub error_burst: Option<Range<u64>>,
+}
+
+impl Injection {
+    /// Whether statements are slow at `step`.
+    pub fn slow_statements(&self, step: u64) -> bool {
+        self.latency_regression
+            .as_ref()
+            .is_some_and(|r| r.contains(&step))
+    }
+
+    /// Whether deposits fail at `step`.
+    pub fn failing_deposits(&self, step: u64) -> bool {
+        self.error_burst.as_ref().is_some_and(|r| r.contains(&step))
     }
 }
 
@@ -169,6 +207,18 @@ impl WorkloadReport {
 /// println!("{} steps in {:?}", report.steps, report.elapsed);
 /// ```
 pub fn run_workload(config: WorkloadConfig) -> WorkloadReport {
+    run_workload_with(config, Injection::default())
+}
+
+/// Runs the workload with incidents injected (see [`Injection`]).
+///
+/// ```no_run
+/// use cqrs_obs_examples::workload::{run_workload_with, Injection};
+/// let incidents = Injection { error_burst: Some(1_000..1_200), ..Injection::default() };
+/// let report = run_workload_with(Default::default(), incidents);
+/// println!("{} steps in {:?}", report.steps, report.elapsed);
+/// ```
+pub fn run_workload_with(config: WorkloadConfig, injection: Injection) -> WorkloadReport {
     let workers = config.workers.max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -185,7 +235,7 @@ pub fn run_workload(config: WorkloadConfig) -> WorkloadReport {
             .map(|w| {
                 let steps = config.commands / workers as u64
                     + u64::from((w as u64) < config.commands % workers as u64);
-                let worker = Worker::new(Arc::clone(&bank), &config, w);
+                let worker = Worker::new(Arc::clone(&bank), &config, w, injection.clone());
                 tokio::spawn(worker.run(steps, config.fault_every))
             })
             .collect();

@@ -57,6 +57,9 @@ pub struct CompositeConfig {
     pub refractory: usize,
     /// Points before the composite scores at all.
     pub warmup: usize,
+    /// During the quiet period, a point whose deviation is this many times the last
+    /// report's is reported anyway.
+    pub escalation: f64,
     /// Which way is bad; deviations the other way are never unusual.
     pub direction: Direction,
     /// A point is unusual only if some detector puts it at least this many sigmas away: rank
@@ -80,6 +83,7 @@ impl Default for CompositeConfig {
             alert: 0.75,
             refractory: 150,
             warmup: 150,
+            escalation: 5.0,
             direction: Direction::Both,
             min_deviation: 4.0,
             gate: 0.5,
@@ -171,6 +175,7 @@ pub struct Composite {
     short: Ring,
     recent_unusual: u16,
     since_report: usize,
+    reported_deviation: f64,
     seen: usize,
 }
 
@@ -189,6 +194,7 @@ impl Composite {
             short: Ring::new(config.short.max(1)),
             recent_unusual: 0,
             since_report: usize::MAX,
+            reported_deviation: 0.0,
             seen: 0,
             config,
         }
@@ -276,13 +282,21 @@ impl Composite {
         self.recent_unusual = (self.recent_unusual << 1) | u16::from(unusual);
         let quiet = self.since_report < cfg.refractory;
         self.since_report = self.since_report.saturating_add(1);
-        let anomaly = unusual && !quiet;
+        // A much larger deviation than the last report's breaks the quiet: a big incident
+        // right after a small one is news.
+        let escalates = deviation.abs() >= cfg.escalation * self.reported_deviation;
+        let anomaly = unusual && (!quiet || escalates);
         if anomaly {
             // A report starts the quiet period: one report per incident (a long incident is
             // reported again once the period is over).
             self.since_report = 0;
+            self.reported_deviation = deviation.abs();
         }
-        let score = if quiet { extremity * 0.5 } else { extremity };
+        let score = if quiet && !anomaly {
+            extremity * 0.5
+        } else {
+            extremity
+        };
         let data = (self.seen as f64 / (cfg.warmup.max(1) as f64 * 4.0)).min(1.0);
         let persistence = f64::from((self.recent_unusual & 0x3ff).count_ones()) / 10.0;
         let value = extremity * data * (0.5 + 0.3 * agreement + 0.2 * persistence);

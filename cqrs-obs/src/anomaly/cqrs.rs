@@ -6,11 +6,11 @@
 //!
 //! | series | value per tick | bad when |
 //! |---|---|---|
-//! | `command.throughput/<handler>` | calls per second | either way |
-//! | `command.latency/<handler>` | mean duration of the tick's calls, seconds | higher |
-//! | `command.errors/<handler>` | share of the tick's calls that ended `error` or `panic` | higher |
+//! | `command.throughput/<handler>` | calls per second (over at least a second) | either way |
+//! | `command.latency/<handler>` | mean duration of the calls since the last point (at least 5), seconds | higher |
+//! | `command.errors/<handler>` | share of the calls since the last point (at least 10) that ended `error` or `panic` | higher |
 //! | `query.throughput/<handler>`, `query.latency/<handler>`, `query.errors/<handler>` | same | same |
-//! | `event.flow/<event type>` | events handled per second, over its handlers | either way |
+//! | `event.flow/<event type>` | events handled per second over its handlers (at least a second) | either way |
 //! | `event.errors/<handler>` | share of failed event handler calls | higher |
 //!
 //! Projection lag is not read here: applications feed it as a series of their own
@@ -24,91 +24,130 @@ use super::service::{AnomalyService, DataPoint, SeriesConfig};
 use super::trend::Direction;
 use crate::handler::{HandlerKind, HandlerSnapshot, Outcome};
 
-/// Cumulative counts of one handler at the previous tick.
+/// Calls of one handler: cumulative at the previous tick, or pending (not yet turned into a
+/// point).
 #[derive(Debug, Clone, Copy, Default)]
-struct Seen {
+struct Calls {
     calls: u64,
     failed: u64,
     sum_nanos: u64,
 }
 
-impl Seen {
-    fn of(s: &HandlerSnapshot) -> Seen {
+impl Calls {
+    fn of(s: &HandlerSnapshot) -> Calls {
         let merged = s.merged();
-        Seen {
+        Calls {
             calls: merged.count(),
             failed: s.count(Outcome::Error) + s.count(Outcome::Panic),
             sum_nanos: merged.sum_nanos,
         }
     }
+
+    fn since(self, before: Calls) -> Calls {
+        Calls {
+            calls: self.calls.saturating_sub(before.calls),
+            failed: self.failed.saturating_sub(before.failed),
+            sum_nanos: self.sum_nanos.saturating_sub(before.sum_nanos),
+        }
+    }
+
+    fn add(&mut self, other: Calls) {
+        self.calls += other.calls;
+        self.failed += other.failed;
+        self.sum_nanos += other.sum_nanos;
+    }
 }
 
-/// What the previous tick saw.
+/// Shortest time a throughput or flow point covers (faster ticks accumulate).
+pub(crate) const RATE_WINDOW_MS: i64 = 1_000;
+/// Calls a latency point averages at least (fewer are carried over to the next tick).
+pub(crate) const LATENCY_CALLS: u64 = 5;
+/// Calls an error-rate point covers at least: one failure in two calls is not a 50% rate.
+pub(crate) const ERROR_CALLS: u64 = 10;
+
+#[derive(Debug, Default)]
+struct Handler {
+    seen: Calls,
+    rate: Calls,
+    latency: Calls,
+    errors: Calls,
+}
+
+/// What the previous ticks saw and what they have not turned into points yet.
 #[derive(Debug, Default)]
 pub(crate) struct Feed {
     last_ms: Option<i64>,
-    seen: HashMap<(HandlerKind, &'static str, &'static str), Seen>,
+    /// Start of the throughput window being accumulated.
+    rate_since: Option<i64>,
+    /// Events per type in that window.
+    flows: HashMap<&'static str, u64>,
+    handlers: HashMap<(HandlerKind, &'static str, &'static str), Handler>,
 }
 
 impl Feed {
-    /// Adds one point per built-in series from what changed since the previous call.
+    /// Adds points to the built-in series from what changed since the previous call:
+    /// throughput once a second has passed, latency and error rates once enough calls have
+    /// accumulated.
     pub(crate) fn observe(
         &mut self,
         service: &AnomalyService,
         now_ms: i64,
         snapshots: &[HandlerSnapshot],
     ) {
-        let elapsed_s = self
-            .last_ms
-            .map(|last| (now_ms - last) as f64 / 1000.0)
-            .filter(|s| *s > 0.0);
-        self.last_ms = Some(now_ms.max(self.last_ms.unwrap_or(i64::MIN)));
-        let mut flows: HashMap<&'static str, u64> = HashMap::new();
+        let started = self.last_ms.is_some();
+        let now_ms = now_ms.max(self.last_ms.unwrap_or(i64::MIN));
+        self.last_ms = Some(now_ms);
+        let since = *self.rate_since.get_or_insert(now_ms);
+        let rate_s = (now_ms - since >= RATE_WINDOW_MS).then(|| (now_ms - since) as f64 / 1000.0);
         for s in snapshots {
             let key = (s.meta.kind, s.meta.name, s.meta.message);
-            let now = Seen::of(s);
-            let before = self.seen.insert(key, now);
-            let (Some(before), Some(elapsed_s)) = (before, elapsed_s) else {
+            let now = Calls::of(s);
+            let first = !self.handlers.contains_key(&key);
+            let h = self.handlers.entry(key).or_default();
+            let delta = now.since(h.seen);
+            h.seen = now;
+            if first || !started {
                 continue;
-            };
-            let calls = now.calls.saturating_sub(before.calls);
-            let failed = now.failed.saturating_sub(before.failed);
-            let nanos = now.sum_nanos.saturating_sub(before.sum_nanos);
-            let kind = s.meta.kind.as_str();
-            let name = s.meta.name;
+            }
+            let (kind, name) = (s.meta.kind.as_str(), s.meta.name);
             let add = |signal: &str, direction: Direction, value: f64| {
                 let metric = format!("{kind}.{signal}/{name}");
                 ensure(service, &metric, direction);
                 service.add_data_point(&metric, DataPoint::new(now_ms, value));
             };
+            h.rate.add(delta);
+            h.latency.add(delta);
+            h.errors.add(delta);
             if s.meta.kind == HandlerKind::Event {
-                *flows.entry(s.meta.message).or_default() += calls;
+                *self.flows.entry(s.meta.message).or_default() += delta.calls;
             } else {
-                add("throughput", Direction::Both, calls as f64 / elapsed_s);
-                if calls > 0 {
-                    add(
-                        "latency",
-                        Direction::HigherIsWorse,
-                        nanos as f64 / calls as f64 / 1e9,
-                    );
+                if let Some(rate_s) = rate_s {
+                    add("throughput", Direction::Both, h.rate.calls as f64 / rate_s);
+                }
+                if h.latency.calls >= LATENCY_CALLS {
+                    let mean = h.latency.sum_nanos as f64 / h.latency.calls as f64 / 1e9;
+                    add("latency", Direction::HigherIsWorse, mean);
+                    h.latency = Calls::default();
                 }
             }
-            if calls > 0 {
-                add(
-                    "errors",
-                    Direction::HigherIsWorse,
-                    failed as f64 / calls as f64,
-                );
+            if h.errors.calls >= ERROR_CALLS {
+                let rate = h.errors.failed as f64 / h.errors.calls as f64;
+                add("errors", Direction::HigherIsWorse, rate);
+                h.errors = Calls::default();
             }
         }
-        if let Some(elapsed_s) = elapsed_s {
-            let mut flows: Vec<_> = flows.into_iter().collect();
+        if let Some(rate_s) = rate_s {
+            self.handlers
+                .values_mut()
+                .for_each(|h| h.rate = Calls::default());
+            let mut flows: Vec<_> = self.flows.drain().collect();
             flows.sort_unstable();
             for (event, calls) in flows {
                 let metric = format!("event.flow/{event}");
                 ensure(service, &metric, Direction::Both);
-                service.add_data_point(&metric, DataPoint::new(now_ms, calls as f64 / elapsed_s));
+                service.add_data_point(&metric, DataPoint::new(now_ms, calls as f64 / rate_s));
             }
+            self.rate_since = Some(now_ms);
         }
     }
 }

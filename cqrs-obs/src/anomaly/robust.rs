@@ -92,7 +92,12 @@ impl Detector for Iqr {
         let verdict = if self.w.ready() {
             let s = &self.w.sorted;
             let (q1, med, q3) = (s.quantile(0.25), s.quantile(0.5), s.quantile(0.75));
-            let iqr = (q3 - q1).max(scale_floor(med));
+            // A window with more than half its values equal has no IQR: fall back to the
+            // standard deviation (what the IQR of a normal distribution that wide would be).
+            let iqr = match q3 - q1 {
+                r if r > 0.0 => r,
+                _ => (self.w.ring.std() * IQR_SIGMAS).max(scale_floor(med)),
+            };
             let fence = if x > q3 {
                 (x - q3) / iqr
             } else if x < q1 {
@@ -171,7 +176,12 @@ impl Detector for Mad {
         };
         let verdict = if self.w.ready() {
             let med = self.w.sorted.quantile(0.5);
-            let mad = self.w.sorted.mad(med).max(scale_floor(med));
+            // No MAD when more than half the values are equal: fall back to the standard
+            // deviation (the MAD of a normal distribution that wide).
+            let mad = match self.w.sorted.mad(med) {
+                m if m > 0.0 => m,
+                _ => (self.w.ring.std() * MAD_SIGMAS).max(scale_floor(med)),
+            };
             if x == med {
                 Verdict::NONE
             } else {

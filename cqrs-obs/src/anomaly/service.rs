@@ -83,6 +83,10 @@ pub struct SeriesConfig {
     pub direction: Direction,
     /// Points per trend bucket.
     pub trend_stride: u32,
+    /// Smallest change worth a report, relative to the series' running level (0.25: a value
+    /// 25% away from it): a latency that goes from 80 to 95 microseconds can be a 6-sigma
+    /// event and still not be news.
+    pub min_change: f64,
 }
 
 impl Default for SeriesConfig {
@@ -102,6 +106,7 @@ impl Default for SeriesConfig {
             },
             direction: Direction::Both,
             trend_stride: 10,
+            min_change: 0.25,
         }
     }
 }
@@ -132,6 +137,9 @@ struct Series {
     composite: Composite,
     trend: TrendTracker,
     direction: Direction,
+    min_change: f64,
+    /// Running level (exponentially weighted mean) of the values.
+    level: Option<f64>,
     last: Option<(i64, f64, Assessment)>,
 }
 
@@ -144,6 +152,8 @@ impl Series {
             }),
             trend: TrendTracker::new(config.trend_stride, config.direction),
             direction: config.direction,
+            min_change: config.min_change,
+            level: None,
             last: None,
         }
     }
@@ -276,7 +286,12 @@ impl AnomalyService {
             let a = series.composite.update(point.timestamp, point.value);
             series.trend.add(point.timestamp, point.value);
             series.last = Some((point.timestamp, point.value, a));
-            if !a.anomaly {
+            let level = series.level.unwrap_or(point.value);
+            if point.value.is_finite() {
+                series.level = Some(level + 0.05 * (point.value - level));
+            }
+            let change = (point.value - level).abs();
+            if !a.anomaly || !(change >= series.min_change * level.abs()) {
                 return None;
             }
             let anomaly = Anomaly {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use cqrs_obs::Outcome;
 
 use super::rng::Rng;
-use super::{Fault, WorkloadConfig};
+use super::{Fault, Injection, WorkloadConfig};
 use crate::account::{Deposit, OpenAccount, Origin, Transfer, TransferId, Withdraw};
 use crate::bank::{Bank, Command};
 use crate::query::{GetBalance, GetStatement};
@@ -26,10 +26,17 @@ pub(super) struct Worker {
     next_transfer: u64,
     deadline: Duration,
     faults: [u64; Fault::ALL.len()],
+    injection: Injection,
+    step: u64,
 }
 
 impl Worker {
-    pub(super) fn new(bank: Arc<Bank>, config: &WorkloadConfig, index: usize) -> Worker {
+    pub(super) fn new(
+        bank: Arc<Bank>,
+        config: &WorkloadConfig,
+        index: usize,
+        injection: Injection,
+    ) -> Worker {
         let base = index as u64 * ACCOUNT_RANGE;
         Worker {
             bank,
@@ -40,11 +47,17 @@ impl Worker {
             next_transfer: base,
             deadline: config.statement_deadline,
             faults: [0; Fault::ALL.len()],
+            injection,
+            step: 0,
         }
     }
 
     pub(super) async fn run(mut self, steps: u64, fault_every: u64) -> [u64; Fault::ALL.len()] {
         for step in 0..steps {
+            self.step = step;
+            if let Some(pace) = self.injection.pace {
+                tokio::time::sleep(pace).await;
+            }
             if step < self.initial_accounts || self.accounts.len() < 2 {
                 self.open_new().await;
             } else if fault_every > 0 && (step + 1) % fault_every == 0 {
@@ -88,6 +101,9 @@ impl Worker {
     }
 
     async fn deposit(&self, account: AccountId, amount: u64) -> bool {
+        if self.injection.failing_deposits(self.step) {
+            self.bank.store().fail_next(account);
+        }
         self.execute(Command::Deposit(Deposit {
             account,
             amount,
@@ -119,12 +135,18 @@ impl Worker {
 
     /// A statement under the deadline; a timeout drops the query's future.
     async fn statement(&self, account: AccountId, include_archive: bool) {
+        let slow = self.injection.slow_statements(self.step);
         let q = GetStatement {
             account,
             limit: 10,
-            include_archive,
+            include_archive: include_archive || slow,
         };
-        if tokio::time::timeout(self.deadline, self.bank.statement(q))
+        let deadline = if slow {
+            Duration::from_secs(5)
+        } else {
+            self.deadline
+        };
+        if tokio::time::timeout(deadline, self.bank.statement(q))
             .await
             .is_err()
         {
