@@ -63,7 +63,7 @@ pub use field::{
 pub use generate::{DashboardKind, Sources, Template, UnknownTemplate};
 pub use model::{
     Dashboard, DataSourceRef, GridPos, Item, Panel, PanelType, RowPanel, RowType, Target,
-    TargetFormat, TimeRange, GRID_COLUMNS, SCHEMA_VERSION,
+    TargetFormat, TimeRange, Transformation, GRID_COLUMNS, SCHEMA_VERSION,
 };
 pub use panel::PanelSpec;
 pub use slos::BURN_ALERT;

@@ -204,9 +204,21 @@ pub struct Panel {
     /// Links in the panel header.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<DashboardLink>,
+    /// Transformations of the query results (`merge`, `organize`), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transformations: Vec<Transformation>,
     /// Minimum query interval (`5s`), which also bounds `$__rate_interval`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
+}
+
+/// A transformation of a panel's query results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transformation {
+    /// Transformation id (`merge`, `organize`).
+    pub id: String,
+    /// Its options.
+    pub options: Value,
 }
 
 /// A reference to a data source; `${datasource}` in generated dashboards.

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 use super::builder::DashboardConfig;
 use super::{
     DashboardLink, DataLink, FieldColor, FieldConfig, FieldConfigSource, GridPos, Panel, PanelType,
-    Target, TargetFormat, Thresholds, ValueMapping, GRID_COLUMNS,
+    Target, TargetFormat, Thresholds, Transformation, ValueMapping, GRID_COLUMNS,
 };
 
 /// A panel before layout: what it shows and how big it is.
@@ -26,6 +26,7 @@ pub struct PanelSpec {
     field: FieldConfig,
     options: Map<String, Value>,
     links: Vec<DashboardLink>,
+    transformations: Vec<Transformation>,
     pub(super) w: u32,
     pub(super) h: u32,
 }
@@ -40,6 +41,7 @@ impl PanelSpec {
             field: FieldConfig::default(),
             options: Map::new(),
             links: Vec::new(),
+            transformations: Vec::new(),
             w: 8,
             h: 8,
         }
@@ -203,6 +205,15 @@ impl PanelSpec {
         self
     }
 
+    /// Adds a transformation of the query results.
+    pub fn transform(mut self, id: &str, options: Value) -> PanelSpec {
+        self.transformations.push(Transformation {
+            id: id.to_owned(),
+            options,
+        });
+        self
+    }
+
     /// Adds a link to the panel header.
     pub fn link(mut self, link: DashboardLink) -> PanelSpec {
         self.links.push(link);
@@ -244,6 +255,7 @@ impl PanelSpec {
             },
             options: self.options,
             links: self.links,
+            transformations: self.transformations,
             interval: config.min_interval.clone().filter(|_| has_queries),
         }
     }

@@ -54,10 +54,19 @@ pub(crate) fn build(ctx: &Context<'_>) -> Dashboard {
                 .size(12, 8),
         );
         if ctx.full() {
+            // One row per handler: the three instant queries merged on the handler label,
+            // their value columns named after the quantile.
             let mut table = PanelSpec::table(&format!("{} latency table", family.noun)).size(12, 8);
-            for (q, _) in QUANTILES {
+            let mut names = serde_json::Map::new();
+            for (i, (q, name)) in QUANTILES.into_iter().enumerate() {
                 table = table.query(&family.quantile(q, id), "");
+                let ref_id = char::from(b'A' + i as u8);
+                names.insert(format!("Value #{ref_id}"), name.into());
             }
+            let table = table.transform("merge", serde_json::json!({})).transform(
+                "organize",
+                serde_json::json!({"excludeByName": {"Time": true}, "renameByName": names}),
+            );
             b = b.panel(table.unit("s"));
         }
     }
