@@ -243,4 +243,42 @@ mod tests {
             .collect();
         assert_eq!(ids, [1, 2, 3, 4, 5]);
     }
+
+    fn placed(d: &Dashboard) -> Vec<(u32, GridPos)> {
+        d.panels
+            .iter()
+            .map(|i| match i {
+                Item::Panel(p) => (p.id, p.grid_pos),
+                Item::Row(r) => (r.id, r.grid_pos),
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// Whatever the sizes, panels stay on the grid, never overlap, and get unique ids in
+        /// order.
+        #[test]
+        fn any_layout_stays_on_the_grid_without_overlaps(
+            items in proptest::collection::vec((0u32..40, 0u32..20, proptest::bool::weighted(0.15)), 0..60)
+        ) {
+            let mut b = DashboardBuilder::new("u", "t");
+            for (w, h, row) in &items {
+                b = if *row { b.row("r") } else { b.panel(PanelSpec::stat("p").size(*w, *h)) };
+            }
+            let all = placed(&b.build());
+            proptest::prop_assert_eq!(all.len(), items.len());
+            for (i, (id, a)) in all.iter().enumerate() {
+                proptest::prop_assert_eq!(*id, i as u32 + 1);
+                proptest::prop_assert!(a.w >= 1 && a.h >= 1 && a.x + a.w <= GRID_COLUMNS, "{:?}", a);
+                for (_, b) in &all[i + 1..] {
+                    let overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+                    proptest::prop_assert!(!overlap, "{:?} overlaps {:?}", a, b);
+                    // Later items never start above earlier ones' lines.
+                    proptest::prop_assert!(b.y >= a.y);
+                }
+            }
+        }
+    }
 }
