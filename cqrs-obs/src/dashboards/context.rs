@@ -215,21 +215,28 @@ impl Context<'_> {
             value: "$__all".into(),
             selected: true,
         }];
+        // Sorted by kind then name; the text says which handler and kind a value stands for.
+        let mut handlers: Vec<&HandlerMeta> = self.sources.handlers.iter().collect();
+        handlers.sort_by_key(|h| (h.kind.as_str(), h.name));
         let mut seen = BTreeSet::new();
-        for h in &self.sources.handlers {
+        let mut pairs = Vec::new();
+        for h in handlers {
             let value = match h.kind {
                 HandlerKind::Event => h.name,
                 _ => h.message,
             };
             if seen.insert(value) {
+                let text = format!("{} ({} {})", h.name, h.kind.as_str(), h.message);
+                pairs.push(format!("{} : {value}", text.replace(',', "\\,")));
                 options.push(VariableOption {
-                    text: value.into(),
+                    text,
                     value: value.into(),
                     selected: false,
                 });
             }
         }
-        let query = seen.iter().copied().collect::<Vec<_>>().join(",");
+        // Grafana's custom-variable syntax: `text : value` pairs, comma-separated.
+        let query = pairs.join(",");
         Variable {
             name: "handler".into(),
             label: Some("Handler".into()),
