@@ -63,15 +63,17 @@ fn entries(n: usize) -> (Vec<LogEntry>, Vec<Context>) {
 fn ingest(c: &mut Criterion) {
     const BATCH: usize = 10_000;
     let dir = temp_dir("ingest");
-    let config = StoreConfig::new(&dir).max_bytes(128 << 20);
-    let mut store = Store::open(config).unwrap();
-    let (mut batch, _) = entries(BATCH);
+    let mut setup = None;
     let mut group = c.benchmark_group("logs/ingest");
     group.throughput(Throughput::Elements(BATCH as u64));
     let mut n = 0u64;
     group.bench_function("store_append", |b| {
+        let (store, batch) = setup.get_or_insert_with(|| {
+            let config = StoreConfig::new(&dir).max_bytes(128 << 20);
+            (Store::open(config).unwrap(), entries(BATCH).0)
+        });
         b.iter(|| {
-            store.append(black_box(&mut batch)).unwrap();
+            store.append(black_box(batch)).unwrap();
             n += 1;
             if n.is_multiple_of(50) {
                 store.enforce_retention(Timestamp::now()).unwrap();
@@ -79,59 +81,83 @@ fn ingest(c: &mut Criterion) {
         })
     });
     group.finish();
-    drop(store);
+    drop(setup);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn search(c: &mut Criterion) {
+/// A store of `N` entries and the contexts of its requests (built when first asked for).
+struct Million {
+    store: Store,
+    contexts: Vec<Context>,
+    dir: std::path::PathBuf,
+}
+
+impl Million {
     const N: usize = 1_000_000;
-    let dir = temp_dir("search");
-    let mut store = Store::open(StoreConfig::new(&dir).max_bytes(1 << 30)).unwrap();
-    let (mut all, contexts) = entries(N);
-    for chunk in all.chunks_mut(10_000) {
-        store.append(chunk).unwrap();
+
+    fn build() -> Million {
+        let dir = temp_dir("search");
+        let mut store = Store::open(StoreConfig::new(&dir).max_bytes(1 << 30)).unwrap();
+        let (mut all, contexts) = entries(Self::N);
+        for chunk in all.chunks_mut(10_000) {
+            store.append(chunk).unwrap();
+        }
+        store.flush().unwrap();
+        Million {
+            store,
+            contexts,
+            dir,
+        }
     }
-    store.flush().unwrap();
-    drop(all);
-    let target = &contexts[N / 10 / 2];
-    let by_trace = Query {
-        trace_id: Some(target.trace.trace_id()),
-        ..Query::default()
-    };
-    assert_eq!(
-        store.search(&by_trace).unwrap().entries.len(),
-        10,
-        "the trace's 10 entries"
-    );
-    let by_correlation = Query {
-        correlation_id: Some(target.correlation_id.to_string()),
-        ..Query::default()
-    };
-    let warn_page = Query {
-        levels: vec![Level::Warn],
-        limit: 100,
-        ..Query::default()
-    };
-    let missing = Query {
-        correlation_id: Some(Id::random().to_string()),
-        ..Query::default()
-    };
+
+    fn target(&self) -> &Context {
+        &self.contexts[Self::N / 10 / 2]
+    }
+}
+
+impl Drop for Million {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn search(c: &mut Criterion) {
+    let mut million: Option<Million> = None;
     let mut group = c.benchmark_group("logs/search_1m");
-    group.bench_function("trace_id", |b| {
-        b.iter(|| black_box(store.search(&by_trace).unwrap()))
-    });
-    group.bench_function("correlation_id", |b| {
-        b.iter(|| black_box(store.search(&by_correlation).unwrap()))
-    });
-    group.bench_function("absent_correlation_id", |b| {
-        b.iter(|| black_box(store.search(&missing).unwrap()))
-    });
-    group.bench_function("newest_100_warnings", |b| {
-        b.iter(|| black_box(store.search(&warn_page).unwrap()))
-    });
+    let queries: [(&str, fn(&Context) -> Query); 4] = [
+        ("trace_id", |t| Query {
+            trace_id: Some(t.trace.trace_id()),
+            ..Query::default()
+        }),
+        ("correlation_id", |t| Query {
+            correlation_id: Some(t.correlation_id.to_string()),
+            ..Query::default()
+        }),
+        ("absent_correlation_id", |_| Query {
+            correlation_id: Some(Id::random().to_string()),
+            ..Query::default()
+        }),
+        ("newest_100_warnings", |_| Query {
+            levels: vec![Level::Warn],
+            limit: 100,
+            ..Query::default()
+        }),
+    ];
+    for (name, query) in queries {
+        group.bench_function(name, |b| {
+            let m = million.get_or_insert_with(Million::build);
+            let q = query(m.target());
+            if name == "trace_id" {
+                assert_eq!(
+                    m.store.search(&q).unwrap().entries.len(),
+                    10,
+                    "the trace's 10 entries"
+                );
+            }
+            b.iter(|| black_box(m.store.search(&q).unwrap()))
+        });
+    }
     group.finish();
-    drop(store);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn info(c: &mut Criterion) {

@@ -425,6 +425,10 @@ fn start_once(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
     if let Some(server) = &admin {
         tracing::info!(addr = %server.addr(), service = %config.service_name, "cqrs-obs admin endpoint listening");
     }
+    // Only once everything started: `logs::layer()` and the admin routes use this pipeline.
+    if let Some(logs) = &logs {
+        logs.make_global();
+    }
     Ok(ObsGuard {
         admin,
         ticker: Some(ticker),
@@ -541,7 +545,6 @@ fn start_logs(config: &Config, mode: Mode) -> Result<Option<crate::logs::Pipelin
         }
         Err(e) => return Err(InitError::Logs(e)),
     };
-    pipeline.make_global();
     Ok(Some(pipeline))
 }
 

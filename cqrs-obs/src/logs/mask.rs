@@ -35,6 +35,8 @@ pub const DEFAULT_SENSITIVE: [&str; 8] = [
 #[derive(Debug, Clone)]
 pub struct Masker {
     names: Vec<String>,
+    /// Lowercase first bytes of the names and of `bearer`: a scan compares names only there.
+    first: [bool; 256],
 }
 
 impl Default for Masker {
@@ -63,13 +65,22 @@ impl Masker {
                 names.push(name);
             }
         }
-        Masker { names }
+        let mut first = [false; 256];
+        for name in names.iter().map(String::as_str).chain([BEARER]) {
+            if let Some(&b) = name.as_bytes().first() {
+                first[usize::from(b)] = true;
+            }
+        }
+        Masker { names, first }
     }
 
     /// Whether a field with this name holds a sensitive value.
     pub fn is_sensitive(&self, field: &str) -> bool {
-        let field = normalise(field);
-        self.names.iter().any(|n| field.contains(n.as_str()))
+        let b = field.as_bytes();
+        (0..b.len()).any(|i| {
+            self.first[usize::from(b[i].to_ascii_lowercase())]
+                && self.names.iter().any(|n| matches_at(b, i, n.as_bytes()))
+        })
     }
 
     /// Masks every sensitive part of an entry: message, fields (by name and by content),
@@ -110,25 +121,19 @@ impl Masker {
     }
 
     fn mask_pairs<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        // Same byte offsets as `text`; `-` and `.` read as `_` like in field names.
-        let lower: String = text
-            .chars()
-            .map(|c| match c {
-                '-' | '.' => '_',
-                c => c.to_ascii_lowercase(),
-            })
-            .collect();
         let bytes = text.as_bytes();
-        // Value spans to replace, in order, not overlapping.
+        // Value spans to replace, in order, not overlapping (no allocation until one is found).
         let mut spans: Vec<(usize, usize)> = Vec::new();
-        let names = self.names.iter().map(String::as_str).chain(["bearer"]);
-        for name in names {
-            let mut from = 0;
-            while let Some(pos) = lower[from..].find(name) {
-                let start = from + pos;
-                from = start + name.len();
-                if let Some(span) = value_after(bytes, from, name == "bearer") {
-                    spans.push(span);
+        for i in 0..bytes.len() {
+            if !self.first[usize::from(bytes[i].to_ascii_lowercase())] {
+                continue;
+            }
+            let names = self.names.iter().map(String::as_str).chain([BEARER]);
+            for name in names {
+                if matches_at(bytes, i, name.as_bytes()) {
+                    if let Some(span) = value_after(bytes, i + name.len(), name == BEARER) {
+                        spans.push(span);
+                    }
                 }
             }
         }
@@ -149,6 +154,19 @@ impl Masker {
         out.push_str(&text[at..]);
         Cow::Owned(out)
     }
+}
+
+const BEARER: &str = "bearer";
+
+/// Whether `name` (lowercase, `_` for separators) occurs at `i` in `text`, case-insensitively,
+/// reading `-` and `.` as `_`.
+#[inline]
+fn matches_at(text: &[u8], i: usize, name: &[u8]) -> bool {
+    text.len() - i >= name.len()
+        && name.iter().zip(&text[i..]).all(|(&n, &t)| {
+            let t = t.to_ascii_lowercase();
+            n == t || (n == b'_' && matches!(t, b'-' | b'.' | b' '))
+        })
 }
 
 fn mask_string(masker: &Masker, s: &mut String) {

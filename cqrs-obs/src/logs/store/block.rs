@@ -153,7 +153,7 @@ pub(crate) struct Builder {
     pub(crate) payload: Vec<u8>,
     /// When the first entry went in (for the age-based flush).
     pub(crate) opened: Option<std::time::Instant>,
-    scratch: String,
+    ids: codec::IdCache,
 }
 
 impl Builder {
@@ -162,7 +162,7 @@ impl Builder {
             meta: BlockMeta::empty(),
             payload: Vec::with_capacity(BLOCK_BYTES + 1024),
             opened: None,
-            scratch: String::new(),
+            ids: codec::IdCache::new(),
         }
     }
 
@@ -179,7 +179,7 @@ impl Builder {
             m.bloom.insert(key_hash(TRACE, &trace.to_bytes()));
         }
         let start = self.payload.len();
-        codec::encode(entry, &mut self.payload, &mut self.scratch);
+        codec::encode(entry, &mut self.payload, &mut self.ids);
         let (correlation, aggregate) = codec::ids(&self.payload[start + 4..]);
         if let Some(c) = correlation {
             m.bloom.insert(key_hash(CORRELATION, c.as_bytes()));

@@ -41,20 +41,64 @@ fn put_str(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-fn put_id(out: &mut Vec<u8>, id: Option<&Id>, scratch: &mut String) {
-    match id {
-        Some(id) => {
-            use std::fmt::Write;
-            scratch.clear();
-            let _ = write!(scratch, "{id}");
-            put_str(out, Some(scratch));
+/// The text of recently seen ids: correlation and causation ids repeat across the entries
+/// of a request, and formatting an id costs more than the rest of its encoding.
+pub(crate) struct IdCache {
+    slots: Vec<Option<(Id, String)>>,
+}
+
+impl IdCache {
+    const SLOTS: usize = 256;
+
+    pub(crate) fn new() -> IdCache {
+        IdCache {
+            slots: vec![None; Self::SLOTS],
         }
-        None => put_str(out, None),
+    }
+
+    fn text(&mut self, id: &Id) -> &str {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = Mix(0);
+        id.hash(&mut hasher);
+        let slot = &mut self.slots[(hasher.finish() as usize) % Self::SLOTS];
+        if slot.as_ref().is_none_or(|(cached, _)| cached != id) {
+            *slot = Some((id.clone(), id.to_string()));
+        }
+        slot.as_ref().map_or("", |(_, text)| text.as_str())
     }
 }
 
+impl std::fmt::Debug for IdCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdCache")
+    }
+}
+
+/// A cheap multiply-xor hasher for the cache slot.
+struct Mix(u64);
+
+impl std::hash::Hasher for Mix {
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+fn put_id(out: &mut Vec<u8>, id: Option<&Id>, cache: &mut IdCache) {
+    put_str(out, id.map(|id| cache.text(id)));
+}
+
 /// Appends the encoded entry to `out`.
-pub(crate) fn encode(entry: &LogEntry, out: &mut Vec<u8>, scratch: &mut String) {
+pub(crate) fn encode(entry: &LogEntry, out: &mut Vec<u8>, ids: &mut IdCache) {
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&entry.timestamp.nanos().to_le_bytes());
@@ -66,8 +110,8 @@ pub(crate) fn encode(entry: &LogEntry, out: &mut Vec<u8>, scratch: &mut String) 
     out.push(flags);
     out.extend_from_slice(&entry.trace_id.map_or([0; 16], TraceId::to_bytes));
     out.extend_from_slice(&entry.span_id.map_or([0; 8], SpanId::to_bytes));
-    put_id(out, entry.correlation_id.as_ref(), scratch);
-    put_id(out, entry.causation_id.as_ref(), scratch);
+    put_id(out, entry.correlation_id.as_ref(), ids);
+    put_id(out, entry.causation_id.as_ref(), ids);
     put_str(out, entry.aggregate_id.as_deref());
     put_str(out, entry.event_type.as_deref());
     put_str(out, Some(&entry.message));
@@ -306,8 +350,8 @@ mod tests {
         fn entries_round_trip(message in "\\PC{0,40}", text in "\\PC{0,20}", fields in proptest::collection::vec(("[a-z]{1,8}", any::<i64>()), 0..4)) {
             let entry = sample(message, fields, text);
             let mut buf = Vec::new();
-            encode(&entry, &mut buf, &mut String::new());
-            encode(&entry, &mut buf, &mut String::new());
+            encode(&entry, &mut buf, &mut IdCache::new());
+            encode(&entry, &mut buf, &mut IdCache::new());
             let all = entries(&buf);
             prop_assert_eq!(all.len(), 2);
             prop_assert_eq!(all[0].0.seq, 7);
