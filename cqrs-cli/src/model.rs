@@ -161,8 +161,8 @@ pub(crate) struct Trace {
 /// One message of a conversation.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Message {
-    /// Its id.
-    pub(crate) message_id: String,
+    /// Its id (absent for a call that handled no identified message).
+    pub(crate) message_id: Option<String>,
     /// The message that caused it.
     pub(crate) causation_id: Option<String>,
     /// `command`, `event` or `query`.

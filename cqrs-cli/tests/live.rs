@@ -32,6 +32,9 @@ fn parse_back(format: &str, text: &str, what: &str) -> Vec<Value> {
                 Value::Object(ref o) if o.contains_key("components") => {
                     doc["components"].as_array().unwrap().clone()
                 }
+                Value::Object(ref o) if o.contains_key("messages") => {
+                    doc["messages"].as_array().unwrap().clone()
+                }
                 Value::Object(ref o) if o.contains_key("store") => {
                     doc["store"]["top_errors"].as_array().unwrap().clone()
                 }
@@ -293,26 +296,41 @@ fn the_cli_against_a_live_bank() {
         "six production dashboards"
     );
 
-    // trace: a correlation id from the logs; the route may not be served by this build.
-    let opened = cli(
+    // trace: the conversation of the newest failed transfer credit, from its log entry.
+    let failed = cli(
         e,
         &[
             "-o",
             "jsonl",
             "logs",
             "--grep",
-            "account opened",
+            "transfer credit failed",
             "--limit",
             "1",
         ],
     );
-    let entry: Value = serde_json::from_str(opened.stdout.lines().next().unwrap()).unwrap();
+    let entry: Value = serde_json::from_str(failed.stdout.lines().next().unwrap()).unwrap();
     let id = entry["correlation_id"].as_str().unwrap();
-    let trace = cli(e, &["trace", id]);
-    if !trace.stderr.contains("is not served by this service") {
-        expect(&trace, 0, "trace");
-        assert!(trace.stdout.contains(id), "{}", trace.stdout);
-    }
+    let messages = every_format(&bank, "trace-live", &["trace", id], 0);
+    let handlers: Vec<&str> = messages
+        .iter()
+        .map(|m| m["handler"].as_str().unwrap())
+        .collect();
+    assert_eq!(handlers[0], "transfer", "{messages:?}");
+    assert!(handlers.contains(&"continue_transfer"), "{messages:?}");
+    let table = cli(e, &["trace", id]).stdout;
+    assert!(
+        table.starts_with(&format!("conversation {id}: ")),
+        "{table}"
+    );
+    assert!(table.contains("└─ "), "{table}");
+    let unknown = cli(e, &["trace", "no-such-conversation"]);
+    expect(&unknown, 4, "trace no-such-conversation");
+    assert!(
+        unknown.stderr.contains("answered 404 (not_found)"),
+        "{}",
+        unknown.stderr
+    );
 
     // Unreachable: one line naming the endpoint, exit 3.
     let gone = cli(&format!("http://127.0.0.1:{dead}"), &["slo"]);

@@ -21,18 +21,45 @@ fn outcome_tone(outcome: &str) -> Tone {
     }
 }
 
-/// The messages in tree order (depth first, siblings by start time), with their depth and
-/// whether each is the last of its siblings at every level (for drawing).
-pub(crate) fn tree_order(messages: &[Message]) -> Vec<(usize, Vec<bool>)> {
-    let ids: HashSet<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
-    let mut children: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut roots = Vec::new();
+/// The parent of each message: a message with the `message_id` its `causation_id` names.
+/// One message handled by several handlers (an event and its projections) gives several
+/// candidates; the one in the same trace wins, as a handler's own sends stay in its trace.
+fn parents(messages: &[Message]) -> Vec<Option<usize>> {
+    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, m) in messages.iter().enumerate() {
-        match m.causation_id.as_deref() {
-            Some(parent) if ids.contains(parent) && parent != m.message_id => {
-                children.entry(parent).or_default().push(i);
-            }
-            _ => roots.push(i),
+        if let Some(id) = m.message_id.as_deref() {
+            by_id.entry(id).or_default().push(i);
+        }
+    }
+    messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let candidates: Vec<usize> = by_id
+                .get(m.causation_id.as_deref()?)?
+                .iter()
+                .copied()
+                .filter(|&c| c != i && messages[c].message_id != m.message_id)
+                .collect();
+            candidates
+                .iter()
+                .copied()
+                .find(|&c| m.trace_id.is_some() && messages[c].trace_id == m.trace_id)
+                .or_else(|| candidates.first().copied())
+        })
+        .collect()
+}
+
+/// The messages in tree order (depth first, siblings by start time), with, for each level
+/// of its path, whether that node is the last of its siblings (for drawing).
+pub(crate) fn tree_order(messages: &[Message]) -> Vec<(usize, Vec<bool>)> {
+    let parents = parents(messages);
+    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut roots = Vec::new();
+    for (i, parent) in parents.iter().enumerate() {
+        match parent {
+            Some(p) => children.entry(*p).or_default().push(i),
+            None => roots.push(i),
         }
     }
     let by_start = |v: &mut Vec<usize>| {
@@ -59,7 +86,7 @@ pub(crate) fn tree_order(messages: &[Message]) -> Vec<(usize, Vec<bool>)> {
         if !seen.insert(i) {
             continue;
         }
-        if let Some(kids) = children.get(messages[i].message_id.as_str()) {
+        if let Some(kids) = children.get(&i) {
             for (n, &k) in kids.iter().enumerate().rev() {
                 let mut l = lasts.clone();
                 l.push(n + 1 == kids.len());
@@ -130,7 +157,7 @@ pub(crate) fn run(ctx: &Ctx, args: &TraceArgs) -> Outcome {
                 |v: &Option<String>| v.as_ref().map_or(Value::Null, |s| Value::from(s.as_str()));
             Record::new()
                 .with("depth", lasts.len() - 1)
-                .with("message_id", m.message_id.as_str())
+                .with("message_id", opt(&m.message_id))
                 .with("causation_id", opt(&m.causation_id))
                 .with("kind", m.kind.as_str())
                 .with("message", m.message.as_str())
@@ -184,7 +211,7 @@ mod tests {
 
     fn m(id: &str, parent: Option<&str>, message: &str, at: &str) -> Message {
         Message {
-            message_id: id.into(),
+            message_id: Some(id.into()),
             causation_id: parent.map(Into::into),
             kind: if parent.is_none() { "command" } else { "event" }.into(),
             handler: "h".into(),
@@ -213,6 +240,28 @@ mod tests {
              │  └─ event Nested [h] ok  1.5ms  t4\n\
              └─ event Second [h] ok  1.5ms  t3\n\
              \u{20}  └─ event Deeper [h] ok  1.5ms  t5\n"
+        );
+    }
+
+    #[test]
+    fn a_message_handled_twice_parents_the_sends_of_the_call_in_their_trace() {
+        let mut messages = vec![
+            m("c", None, "Transfer", "t1"),
+            m("e", Some("c"), "Withdrawn", "t2"),
+            m("e", Some("c"), "Withdrawn", "t3"),
+            m("d", Some("e"), "Deposit", "t4"),
+        ];
+        messages[1].trace_id = Some("a".into());
+        messages[2].trace_id = Some("b".into());
+        messages[3].trace_id = Some("b".into());
+        assert_eq!(
+            tree_order(&messages),
+            [
+                (0, vec![true]),
+                (1, vec![true, false]),
+                (2, vec![true, true]),
+                (3, vec![true, true, true])
+            ]
         );
     }
 
