@@ -8,6 +8,8 @@ mod cqrs;
 mod detector;
 mod http;
 mod pattern;
+#[cfg(test)]
+mod proptests;
 mod robust;
 mod score;
 mod seasonal;
