@@ -3,7 +3,8 @@
 //! redacted), JSON, JSON lines and CSV parsed back, and the exit codes scripts rely on —
 //! DOWN → 1 (the bank's external dependency points at a dead port), breached SLO → 1 (the
 //! bank's deliberately tight deposit-latency objective), within objective → 0, unreachable
-//! → 3, a flag value the service refuses → 2.
+//! → 3, a flag value the service refuses → 2, anomalies at or above `--fail-on` → 1 (the
+//! bank injects a latency regression and an error burst).
 
 mod support;
 
@@ -110,15 +111,25 @@ fn every_format(bank: &Bank, name: &str, args: &[&str], code: i32) -> Vec<Value>
 fn the_cli_against_a_live_bank() {
     let dead = free_port();
     let dependency = format!("http://127.0.0.1:{dead}/health");
+    // A paced workload with two incidents for the anomaly detectors: slow statements, then
+    // failing deposits (the bank's own flags, as in its anomaly test).
     let bank = Bank::start(&[
         "--commands",
-        "3000",
+        "18000",
         "--workers",
         "2",
         "--seed",
         "7",
         "--fault-every",
         "25",
+        "--pace-ms",
+        "1",
+        "--sample-ms",
+        "10",
+        "--latency-regression",
+        "6500..7100",
+        "--error-burst",
+        "8100..8700",
         "--dependency-url",
         &dependency,
     ]);
@@ -247,11 +258,37 @@ fn the_cli_against_a_live_bank() {
         "{}",
         bad_since.stderr
     );
-    for format in FORMATS {
-        let run = cli(e, &["-o", format, "anomalies", "--since", "1h"]);
-        expect(&run, 0, "anomalies");
-        parse_back(format, &run.stdout, "anomalies");
-    }
+    // anomalies: both incidents are reported at high severity or above → 1 with
+    // `--fail-on high`; the listing parses back in every format.
+    let found = every_format(&bank, "", &["anomalies", "--since", "1h"], 0);
+    let metric = |a: &Value| a["metric"].as_str().unwrap_or("").to_owned();
+    assert!(
+        found.iter().any(|a| metric(a) == "query.latency/statement"),
+        "no statement latency anomaly: {found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|a| metric(a).starts_with("command.error") && metric(a).ends_with("/deposit")),
+        "no deposit error anomaly: {found:?}"
+    );
+    let high = cli(e, &["anomalies", "--severity", "high", "--fail-on", "high"]);
+    expect(&high, 1, "anomalies --fail-on high");
+    let quiet = cli(
+        e,
+        &[
+            "anomalies",
+            "--metric",
+            "query.latency/balance",
+            "--fail-on",
+            "low",
+        ],
+    );
+    expect(
+        &quiet,
+        0,
+        "anomalies --metric query.latency/balance --fail-on low",
+    );
 
     // rules and dashboards.
     let rules = cli(e, &["rules"]);
