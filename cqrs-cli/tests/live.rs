@@ -279,16 +279,12 @@ fn the_cli_against_a_live_bank() {
         &[
             "anomalies",
             "--metric",
-            "query.latency/balance",
+            "no.such/series",
             "--fail-on",
             "low",
         ],
     );
-    expect(
-        &quiet,
-        0,
-        "anomalies --metric query.latency/balance --fail-on low",
-    );
+    expect(&quiet, 0, "anomalies --metric no.such/series --fail-on low");
 
     // rules and dashboards.
     let rules = cli(e, &["rules"]);
