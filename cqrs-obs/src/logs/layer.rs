@@ -5,9 +5,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt::{self, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -17,30 +15,32 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 use super::entry::{ErrorInfo, FieldValue, Level, LogEntry};
+use super::ring::Ring;
 
-/// What the pipeline receives.
-pub(crate) enum Msg {
-    Entry(Box<LogEntry>),
-    /// Process everything queued before this, then answer.
-    Flush(std::sync::mpsc::Sender<()>),
-}
-
-/// The application side of a pipeline: the queue and the drop counter.
+/// The application side of a pipeline: the ring of entry slots, and what wakes the
+/// pipeline thread for a flush.
 #[derive(Debug)]
 pub(crate) struct Capture {
-    pub(crate) queue: SyncSender<Msg>,
-    pub(crate) dropped: AtomicU64,
+    pub(crate) ring: Ring,
+    /// Callers of `flush` waiting for the pipeline.
+    pub(crate) flushes: Mutex<Vec<std::sync::mpsc::Sender<()>>>,
+    /// The pipeline thread, to wake it.
+    pub(crate) consumer: OnceLock<std::thread::Thread>,
 }
 
 impl Capture {
-    /// Queues an entry, or drops and counts it when the queue is full.
-    #[inline]
-    pub(crate) fn push(&self, entry: Box<LogEntry>) {
-        match self.queue.try_send(Msg::Entry(entry)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+    pub(crate) fn new(capacity: usize) -> Capture {
+        Capture {
+            ring: Ring::new(capacity),
+            flushes: Mutex::new(Vec::new()),
+            consumer: OnceLock::new(),
+        }
+    }
+
+    /// Wakes the pipeline thread.
+    pub(crate) fn wake(&self) {
+        if let Some(thread) = self.consumer.get() {
+            thread.unpark();
         }
     }
 }
@@ -206,6 +206,25 @@ impl Visit for SpanVisitor<'_> {
     }
 }
 
+/// Adds the fields of an enclosing span the event does not have.
+fn add_span_fields(entry: &mut LogEntry, fields: &[(&'static str, FieldValue)]) {
+    for (name, value) in fields {
+        match *name {
+            "aggregate_id" if entry.aggregate_id.is_none() => {
+                entry.aggregate_id = Some(value.to_string())
+            }
+            "event_type" if entry.event_type.is_none() => {
+                entry.event_type = Some(value.to_string())
+            }
+            "aggregate_id" | "event_type" => {}
+            name if entry.field(name).is_none() => {
+                entry.fields.push((Cow::Borrowed(name), value.clone()))
+            }
+            _ => {}
+        }
+    }
+}
+
 impl<S> Layer<S> for LogLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -243,43 +262,27 @@ where
             return;
         }
         let meta = event.metadata();
-        let mut entry = Box::new(LogEntry::new(
-            Level::from(meta.level()),
-            Cow::Borrowed(meta.target()),
-            String::new(),
-        ));
-        event.record(&mut Visitor { entry: &mut entry });
-        crate::context::with_current(|c| {
-            if let Some(c) = c {
-                entry.trace_id = Some(c.trace.trace_id());
-                entry.span_id = Some(c.trace.span_id());
-                entry.correlation_id = Some(c.correlation_id.clone());
-                entry.causation_id.clone_from(&c.causation_id);
-            }
-        });
-        if let Some(scope) = ctx.event_scope(event) {
-            for span in scope {
-                let ext = span.extensions();
-                let Some(fields) = ext.get::<SpanFields>() else {
-                    continue;
-                };
-                for (name, value) in &fields.0 {
-                    match *name {
-                        "aggregate_id" if entry.aggregate_id.is_none() => {
-                            entry.aggregate_id = Some(value.to_string())
-                        }
-                        "event_type" if entry.event_type.is_none() => {
-                            entry.event_type = Some(value.to_string())
-                        }
-                        "aggregate_id" | "event_type" => {}
-                        name if entry.field(name).is_none() => {
-                            entry.fields.push((Cow::Borrowed(name), value.clone()))
-                        }
-                        _ => {}
+        capture.ring.push_with(|entry| {
+            entry.timestamp = super::Timestamp::now();
+            entry.level = Level::from(meta.level());
+            entry.target = Cow::Borrowed(meta.target());
+            event.record(&mut Visitor { entry });
+            crate::context::with_current(|c| {
+                if let Some(c) = c {
+                    entry.trace_id = Some(c.trace.trace_id());
+                    entry.span_id = Some(c.trace.span_id());
+                    entry.correlation_id = Some(c.correlation_id.clone());
+                    entry.causation_id.clone_from(&c.causation_id);
+                }
+            });
+            if let Some(scope) = ctx.event_scope(event) {
+                for span in scope {
+                    let ext = span.extensions();
+                    if let Some(fields) = ext.get::<SpanFields>() {
+                        add_span_fields(entry, &fields.0);
                     }
                 }
             }
-        }
-        capture.push(entry);
+        });
     }
 }

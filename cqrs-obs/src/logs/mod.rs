@@ -42,6 +42,7 @@ mod layer;
 mod mask;
 mod pipeline;
 mod query;
+mod ring;
 mod sink;
 mod stats;
 pub mod store;

@@ -3,7 +3,7 @@
 //! to the store, and offers them to followers and to each sink's own bounded buffer.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::entry::{LogEntry, Timestamp};
-use super::layer::{suppress_this_thread, Capture, LogLayer, Msg};
+use super::layer::{suppress_this_thread, Capture, LogLayer};
 use super::mask::Masker;
 use super::query::{Page, Query};
 use super::sink::{SinkConfig, SinkStats, SinkWorker};
@@ -23,6 +23,8 @@ use crate::metrics::names;
 pub const DEFAULT_QUEUE: usize = 65_536;
 const BATCH: usize = 4096;
 const FOLLOW_BUFFER: usize = 4096;
+/// Processed entries kept for producers to reuse.
+const SPARES: usize = 8192;
 
 /// Pipeline settings.
 ///
@@ -172,12 +174,8 @@ impl Pipeline {
                 }
             })?);
         }
-        let (queue, rx) = mpsc::sync_channel(config.queue_capacity);
         let shared = Arc::new(Shared {
-            capture: Arc::new(Capture {
-                queue,
-                dropped: AtomicU64::new(0),
-            }),
+            capture: Arc::new(Capture::new(config.queue_capacity)),
             store: store.map(RwLock::new),
             received: AtomicU64::new(0),
             follow: tokio::sync::broadcast::channel(FOLLOW_BUFFER).0,
@@ -195,11 +193,12 @@ impl Pipeline {
         };
         let thread = std::thread::Builder::new()
             .name("cqrs-obs-logs".into())
-            .spawn(move || worker.run(rx))
+            .spawn(move || worker.run())
             .map_err(|source| LogsError::Sink {
                 sink: "pipeline",
                 source,
             })?;
+        let _ = shared.capture.consumer.set(thread.thread().clone());
         Ok(Pipeline {
             shared,
             stop,
@@ -246,19 +245,19 @@ impl Pipeline {
 impl Shared {
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
         let (tx, rx) = mpsc::channel();
-        let deadline = Instant::now() + timeout;
-        // A blocking send: the caller asked to wait.
-        if self.capture.queue.send(Msg::Flush(tx)).is_err() {
-            return false;
-        }
-        rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .is_ok()
+        self.capture
+            .flushes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(tx);
+        self.capture.wake();
+        rx.recv_timeout(timeout).is_ok()
     }
 
     pub(crate) fn stats(&self) -> PipelineStats {
         PipelineStats {
             received: self.received.load(Ordering::Relaxed),
-            dropped: self.capture.dropped.load(Ordering::Relaxed),
+            dropped: self.capture.ring.dropped(),
             stored: self.store.as_ref().map_or(0, |s| {
                 s.read()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -309,12 +308,7 @@ impl Drop for Pipeline {
     fn drop(&mut self) {
         self.close_followers();
         self.stop.store(true, Ordering::SeqCst);
-        // Wakes the thread if it waits on an empty queue.
-        let _ = self
-            .shared
-            .capture
-            .queue
-            .try_send(Msg::Flush(mpsc::channel().0));
+        self.shared.capture.wake();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -331,35 +325,42 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, rx: mpsc::Receiver<Msg>) {
+    fn run(mut self) {
         suppress_this_thread();
-        let mut batch: Vec<LogEntry> = Vec::with_capacity(BATCH);
-        let mut flushes = Vec::new();
+        let mut batch: Vec<Box<LogEntry>> = Vec::with_capacity(BATCH);
+        let mut spares: Vec<Box<LogEntry>> = Vec::new();
         let mut last_upkeep = Instant::now();
+        let mut idle_wait = Duration::from_millis(1);
         loop {
             let stopping = self.stop.load(Ordering::SeqCst);
-            let first = if stopping {
-                rx.try_recv().map_err(|_| RecvTimeoutError::Timeout)
-            } else {
-                rx.recv_timeout(Duration::from_millis(200))
-            };
-            let mut next = first.ok();
-            while let Some(msg) = next.take() {
-                match msg {
-                    Msg::Entry(e) => batch.push(*e),
-                    Msg::Flush(done) => flushes.push(done),
+            // Taken before draining: every entry published before a flush was asked for is
+            // processed before it is answered.
+            let flushes = std::mem::take(
+                &mut *self
+                    .shared
+                    .capture
+                    .flushes
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            let mut drained = 0;
+            loop {
+                let n = self
+                    .shared
+                    .capture
+                    .ring
+                    .drain(&mut batch, &mut spares, BATCH);
+                if n > 0 {
+                    self.process(&mut batch, &mut spares);
                 }
-                if batch.len() < BATCH {
-                    next = rx.try_recv().ok();
+                drained += n;
+                if n < BATCH || drained >= 16 * BATCH {
+                    break;
                 }
-            }
-            let idle = batch.is_empty();
-            if !idle {
-                self.process(&mut batch);
             }
             if !flushes.is_empty() {
                 self.flush_all(Duration::from_secs(10));
-                for done in flushes.drain(..) {
+                for done in flushes {
                     let _ = done.send(());
                 }
             }
@@ -367,8 +368,14 @@ impl Worker {
                 last_upkeep = Instant::now();
                 self.upkeep();
             }
-            if stopping && idle {
+            if drained > 0 {
+                idle_wait = Duration::from_millis(1);
+            } else if stopping {
                 break;
+            } else {
+                // Idle: sleep a little longer each time (up to 50 ms); a flush or stop wakes it.
+                std::thread::park_timeout(idle_wait);
+                idle_wait = (idle_wait * 2).min(Duration::from_millis(50));
             }
         }
         self.upkeep();
@@ -380,7 +387,7 @@ impl Worker {
         }
     }
 
-    fn process(&mut self, batch: &mut Vec<LogEntry>) {
+    fn process(&mut self, batch: &mut Vec<Box<LogEntry>>, spares: &mut Vec<Box<LogEntry>>) {
         batch.sort_by_key(|e| e.timestamp);
         for e in batch.iter_mut() {
             if e.service.is_empty() {
@@ -402,7 +409,7 @@ impl Worker {
                 let mut store = store
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if let Err(e) = store.append(batch) {
+                if let Err(e) = store.append_each(batch.iter_mut().map(|e| &mut **e)) {
                     tracing::warn!(target: "cqrs_obs::logs", error = %e, "log store append failed");
                 }
             }
@@ -420,10 +427,13 @@ impl Worker {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !followers && sinks.is_empty() {
+            // Hand the entries back to the producers, keeping their allocations.
+            let keep = SPARES.saturating_sub(spares.len()).min(batch.len());
+            spares.extend(batch.drain(..keep));
             batch.clear();
             return;
         }
-        let shared: Vec<Arc<LogEntry>> = batch.drain(..).map(Arc::new).collect();
+        let shared: Vec<Arc<LogEntry>> = batch.drain(..).map(|e| Arc::new(*e)).collect();
         if followers {
             for e in &shared {
                 let _ = self.shared.follow.send(e.clone());
@@ -463,7 +473,7 @@ impl Worker {
                 tracing::warn!(target: "cqrs_obs::logs", error = %e, "log store upkeep failed");
             }
         }
-        let dropped = self.shared.capture.dropped.load(Ordering::Relaxed);
+        let dropped = self.shared.capture.ring.dropped();
         if dropped > self.published_drops {
             metrics::counter!(names::OBS_DROPPED_TOTAL, names::label::SIGNAL => names::signal::LOGS)
                 .increment(dropped - self.published_drops);

@@ -188,6 +188,14 @@ impl Store {
 
     /// Appends entries in order, giving each its sequence number.
     pub fn append(&mut self, entries: &mut [LogEntry]) -> Result<(), StoreError> {
+        self.append_each(entries.iter_mut())
+    }
+
+    /// Appends entries in order, giving each its sequence number.
+    pub(crate) fn append_each<'a>(
+        &mut self,
+        entries: impl Iterator<Item = &'a mut LogEntry>,
+    ) -> Result<(), StoreError> {
         for entry in entries {
             entry.seq = self.next_seq;
             self.next_seq += 1;
