@@ -86,6 +86,16 @@ impl fmt::Display for CliError {
     }
 }
 
+/// A 400 answer as a usage error, with the service's parameter names replaced by the flags
+/// that set them (`params`: parameter, flag).
+pub(crate) fn refused(message: &str, params: &[(&str, &str)]) -> CliError {
+    let mut message = message.to_owned();
+    for (param, flag) in params {
+        message = message.replace(&format!("`{param}`"), &format!("`{flag}`"));
+    }
+    CliError::Usage(format!("the service refused a flag value: {message}"))
+}
+
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError::Other(e.to_string())

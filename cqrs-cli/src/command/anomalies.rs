@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{Ctx, Outcome};
 use crate::cli::{AnomaliesArgs, Severity};
 use crate::client::with_query;
-use crate::error::{CliError, Exit};
+use crate::error::{refused, CliError, Exit};
 use crate::output::{cell, Record, Report, Tone};
 
 fn name(s: Severity) -> &'static str {
@@ -87,7 +87,14 @@ pub(crate) fn run(ctx: &Ctx, args: &AnomaliesArgs) -> Outcome {
             status: 400,
             message,
             ..
-        }) => return Err(CliError::Usage(message)),
+        }) => {
+            let params = [
+                ("severity", "--severity"),
+                ("metric", "--metric"),
+                ("since", "--since"),
+            ];
+            return Err(refused(&message, &params));
+        }
         other => other?.json()?,
     };
     let mut worst: Option<Severity> = None;

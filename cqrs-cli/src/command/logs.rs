@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{write_stdout, Ctx, Outcome};
 use crate::cli::{Format, Level, LogStatsArgs, LogsArgs};
 use crate::client::with_query;
-use crate::error::{CliError, Exit};
+use crate::error::{refused, CliError, Exit};
 use crate::model::LogPage;
 use crate::output::{cell, paint, Record, Report, Tone};
 
@@ -48,6 +48,21 @@ fn filters(args: &LogsArgs) -> Vec<(&'static str, Option<String>)> {
         ("q", args.grep.clone()),
     ]
 }
+
+/// The service's parameters and the flags that set them.
+const PARAMS: &[(&str, &str)] = &[
+    ("level", "--level"),
+    ("service", "--service"),
+    ("target", "--target"),
+    ("since", "--since"),
+    ("until", "--until"),
+    ("trace_id", "--trace"),
+    ("correlation_id", "--correlation"),
+    ("aggregate_id", "--aggregate"),
+    ("event_type", "--event-type"),
+    ("q", "--grep"),
+    ("limit", "--limit"),
+];
 
 /// The columns of an entry.
 const COLUMNS: [&str; 9] = [
@@ -109,7 +124,7 @@ pub(crate) fn search(ctx: &Ctx, args: &LogsArgs) -> Outcome {
                 status: 400,
                 message,
                 ..
-            }) => return Err(CliError::Usage(message)),
+            }) => return Err(refused(&message, PARAMS)),
             other => other?.json()?,
         };
         let n = page.entries.len();
@@ -221,7 +236,7 @@ pub(crate) fn stats(ctx: &Ctx, args: &LogStatsArgs) -> Outcome {
             status: 400,
             message,
             ..
-        }) => return Err(CliError::Usage(message)),
+        }) => return Err(refused(&message, PARAMS)),
         other => other?.json()?,
     };
     let store = &body["store"];
