@@ -29,7 +29,8 @@ static GLOBAL: Counting = Counting;
 
 /// A realistic set-up for the hand-written baseline: a `tracing` subscriber with a formatting
 /// layer (writing to a sink) at INFO, and the Prometheus recorder behind the `metrics` facade.
-/// cqrs-obs recording is switched on without its admin endpoint.
+/// cqrs-obs recording is switched on without its admin endpoint, with a sampler that samples
+/// nothing (the unsampled path; `sampled.rs` measures the other one).
 pub fn install_peers() {
     use tracing_subscriber::layer::SubscriberExt;
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::sink);
@@ -40,6 +41,9 @@ pub fn install_peers() {
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     let _ = metrics::set_global_recorder(recorder);
     cqrs_obs::handler::enable();
+    cqrs_obs::trace::set_sampler(cqrs_obs::trace::Sampler::parent_based(
+        cqrs_obs::trace::Root::AlwaysOff,
+    ));
 }
 
 /// Prints heap allocations per call of each case (after a warm-up call).

@@ -291,15 +291,16 @@ impl Drop for CallGuard {
                 // A sync call ends on the thread it started on: its shard, and put the caller's
                 // context back (the call's own context is dropped here).
                 site.record_end(self.shard, outcome, bucket, ticks);
-                if let Ok(own) = LOCAL.try_with(Local::pop) {
+                let _ = LOCAL.try_with(|local| {
+                    let own = local.pop();
                     if let Some(ctx) = &own {
-                        crate::trace::journal_record(site.meta(), ctx, outcome, clock.nanos(ticks));
-                        if outcome.is_failure() && !ctx.is_sampled() {
-                            keep_error(site, ctx.trace, Some(ctx), outcome, clock.nanos(ticks));
+                        // Sampled calls go to the journal; failed ones may be kept anyway.
+                        if ctx.is_sampled() || outcome.is_failure() {
+                            after_sync(site, ctx, outcome, clock.nanos(ticks));
                         }
                     }
                     Context::discard(own);
-                }
+                });
             } else {
                 site.record_end(local::shard(), outcome, bucket, ticks);
             }
@@ -353,6 +354,17 @@ impl Drop for AsyncCallGuard {
                 }
             }
         }
+    }
+}
+
+/// What a sampled or failed sync call leaves besides its metrics: its journal record, or
+/// (error bias) its span although its trace was not sampled.
+#[cold]
+#[inline(never)]
+fn after_sync(site: &'static HandlerSite, ctx: &Context, outcome: Outcome, nanos: u64) {
+    crate::trace::journal_record(site.meta(), ctx, outcome, nanos);
+    if outcome.is_failure() && !ctx.is_sampled() {
+        keep_error(site, ctx.trace, Some(ctx), outcome, nanos);
     }
 }
 
