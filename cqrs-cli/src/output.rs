@@ -111,10 +111,21 @@ pub(crate) fn cell(value: &Value) -> String {
     }
 }
 
-/// A float with at most 4 decimals, trailing zeros removed.
+/// A float for people: 4 significant digits below 1 (latencies in seconds stay readable),
+/// at most 4 decimals above; trailing zeros removed.
 pub(crate) fn number(f: f64) -> String {
-    let s = format!("{f:.4}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
+    let abs = f.abs();
+    let decimals = if abs > 0.0 && abs < 1.0 {
+        (3 - abs.log10().floor() as i32).clamp(4, 12) as usize
+    } else {
+        4
+    };
+    let s = format!("{f:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
     if s == "-0" {
         "0".to_owned()
     } else {
@@ -319,7 +330,10 @@ mod tests {
     fn numbers_are_trimmed() {
         assert_eq!(number(99.9), "99.9");
         assert_eq!(number(1.0), "1");
-        assert_eq!(number(-0.00001), "0");
+        assert_eq!(number(-0.000012346), "-0.00001235");
         assert_eq!(number(0.123456), "0.1235");
+        assert_eq!(number(0.00042), "0.00042");
+        assert_eq!(number(1e-20), "0");
+        assert_eq!(number(12345.678901), "12345.6789");
     }
 }

@@ -55,12 +55,6 @@ fn items(body: &Value) -> &[Value] {
     list.as_array().map_or(&[], Vec::as_slice)
 }
 
-/// A number rounded to 3 decimals (null stays null).
-fn rounded(v: &Value) -> Value {
-    v.as_f64()
-        .map_or_else(|| v.clone(), |f| Value::from((f * 1000.0).round() / 1000.0))
-}
-
 /// `--since` as the service takes it: an age (`3600s`) or milliseconds since the epoch.
 fn since_ms(since: &str) -> Result<String, CliError> {
     if since.ends_with('s') && since[..since.len() - 1].bytes().all(|b| b.is_ascii_digit()) {
@@ -138,10 +132,10 @@ pub(crate) fn run(ctx: &Ctx, args: &AnomaliesArgs) -> Outcome {
                 .with("time", time)
                 .with("metric", metric.clone())
                 .with("severity", severity_text.as_str())
-                .with("score", rounded(first(item, &["score"])))
-                .with("confidence", rounded(confidence))
-                .with("value", rounded(first(item, &["value", "observed"])))
-                .with("deviation", rounded(first(item, &["deviation"])))
+                .with("score", first(item, &["score"]).clone())
+                .with("confidence", confidence.clone())
+                .with("value", first(item, &["value", "observed"]).clone())
+                .with("deviation", first(item, &["deviation"]).clone())
                 .with("detectors", first(item, &["detectors", "detector"]).clone())
                 .with("trend", trend.get("kind").unwrap_or(trend).clone())
                 .with("metadata", metadata)
