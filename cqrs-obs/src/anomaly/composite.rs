@@ -13,14 +13,13 @@ use serde::Serialize;
 
 use super::detector::Detector;
 use super::pattern::Pattern;
-use super::robust::{Iqr, Mad};
+use super::robust::Shared;
 use super::score::{clamp_input, finite, Severity, Verdict};
 use super::seasonal::Seasonal;
 use super::tail::Tail;
 use super::threshold::Threshold;
 use super::trend::Direction;
 use super::window::Ring;
-use super::zscore::ZScore;
 
 /// The detectors of a composite, in the order of [`CompositeConfig::weights`].
 pub const PARTS: [&str; 6] = ["zscore", "iqr", "mad", "threshold", "seasonal", "pattern"];
@@ -164,9 +163,7 @@ impl Assessment {
 #[derive(Debug, Clone)]
 pub struct Composite {
     config: CompositeConfig,
-    zscore: ZScore,
-    iqr: Iqr,
-    mad: Mad,
+    robust: Shared,
     threshold: Threshold,
     seasonal: Option<Seasonal>,
     pattern: Pattern,
@@ -183,9 +180,7 @@ impl Composite {
     /// A composite with `config`.
     pub fn new(config: CompositeConfig) -> Composite {
         Composite {
-            zscore: ZScore::new(config.window),
-            iqr: Iqr::new(config.window),
-            mad: Mad::new(config.window),
+            robust: Shared::new(config.window),
             threshold: Threshold::new(),
             seasonal: config.period_ms.map(|p| Seasonal::new(p, config.bins)),
             pattern: Pattern::new(),
@@ -211,10 +206,11 @@ impl Composite {
         if clamp_input(value).is_none() {
             return Assessment::NONE;
         }
+        let [zscore, iqr, mad] = self.robust.update(value);
         let parts = [
-            self.zscore.update(timestamp_ms, value),
-            self.iqr.update(timestamp_ms, value),
-            self.mad.update(timestamp_ms, value),
+            zscore,
+            iqr,
+            mad,
             self.threshold.update(timestamp_ms, value),
             self.seasonal
                 .as_mut()
@@ -329,9 +325,7 @@ impl Composite {
     pub fn memory_bytes(&self) -> usize {
         let heap = |d: &dyn Detector, inline: usize| d.memory_bytes() - inline;
         std::mem::size_of::<Self>()
-            + heap(&self.zscore, std::mem::size_of::<ZScore>())
-            + heap(&self.iqr, std::mem::size_of::<Iqr>())
-            + heap(&self.mad, std::mem::size_of::<Mad>())
+            + self.robust.heap_bytes()
             + heap(&self.pattern, std::mem::size_of::<Pattern>())
             + self
                 .seasonal

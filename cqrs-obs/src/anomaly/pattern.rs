@@ -2,7 +2,6 @@
 
 use super::detector::{scale_floor, Detector};
 use super::score::{clamp_input, finite, Verdict};
-use super::window::Ring;
 
 /// Length of a shape.
 pub const SHAPE: usize = 12;
@@ -33,7 +32,9 @@ const NOVEL: f64 = 1.0;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Pattern {
-    ring: Ring,
+    window: [f64; SHAPE],
+    head: usize,
+    filled: usize,
     codebook: [[f64; SHAPE]; SHAPES],
     learned: usize,
     shape: [f64; SHAPE],
@@ -53,7 +54,9 @@ impl Pattern {
     /// A detector with an empty codebook.
     pub fn new() -> Pattern {
         Pattern {
-            ring: Ring::new(SHAPE),
+            window: [0.0; SHAPE],
+            head: 0,
+            filled: 0,
             codebook: [[0.0; SHAPE]; SHAPES],
             learned: 0,
             shape: [0.0; SHAPE],
@@ -64,18 +67,31 @@ impl Pattern {
         }
     }
 
-    /// Writes the z-normalised current window into `self.shape`.
+    /// Writes the z-normalised current window into `self.shape`, newest first.
     #[inline]
     fn normalise(&mut self) {
-        let mean = self.ring.mean();
-        let std = self.ring.std();
+        let n = SHAPE as f64;
+        let mean = self.window.iter().sum::<f64>() / n;
+        let var = self
+            .window
+            .iter()
+            .map(|v| (v - mean) * (v - mean))
+            .sum::<f64>()
+            / n;
+        let std = var.sqrt();
         let inv = if std > scale_floor(mean) * 1e3 {
             1.0 / std
         } else {
             0.0
         };
-        for (i, s) in self.shape.iter_mut().enumerate() {
-            *s = (self.ring.newest(i).unwrap_or(mean) - mean) * inv;
+        // Newest first: the slots before `head` backwards, then the ones after it.
+        let (older, newer) = self.window.split_at(self.head);
+        for (s, v) in self
+            .shape
+            .iter_mut()
+            .zip(older.iter().rev().chain(newer.iter().rev()))
+        {
+            *s = (v - mean) * inv;
         }
     }
 
@@ -84,11 +100,15 @@ impl Pattern {
     fn nearest(&self) -> (usize, f64) {
         let mut best = (0, f64::INFINITY);
         for (k, c) in self.codebook[..self.learned].iter().enumerate() {
-            let d: f64 = c
-                .iter()
-                .zip(&self.shape)
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum();
+            // Four independent sums, so the loop vectorises.
+            let mut acc = [0.0f64; 4];
+            for (a, b) in c.chunks_exact(4).zip(self.shape.chunks_exact(4)) {
+                for j in 0..4 {
+                    let d = a[j] - b[j];
+                    acc[j] += d * d;
+                }
+            }
+            let d = (acc[0] + acc[1]) + (acc[2] + acc[3]);
             if d < best.1 {
                 best = (k, d);
             }
@@ -107,8 +127,10 @@ impl Detector for Pattern {
         let Some(x) = clamp_input(value) else {
             return Verdict::NONE;
         };
-        self.ring.push(x);
-        if !self.ring.is_full() {
+        self.window[self.head] = x;
+        self.head = (self.head + 1) % SHAPE;
+        self.filled = (self.filled + 1).min(SHAPE);
+        if self.filled < SHAPE {
             return Verdict::NONE;
         }
         self.normalise();
@@ -153,7 +175,7 @@ impl Detector for Pattern {
     }
 
     fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.ring.heap_bytes()
+        std::mem::size_of::<Self>()
     }
 }
 

@@ -47,6 +47,103 @@ impl Window {
     fn heap_bytes(&self) -> usize {
         self.ring.heap_bytes() + self.sorted.heap_bytes()
     }
+
+    /// Tukey's verdict on `x` (the window must be ready).
+    #[inline]
+    fn iqr(&self, x: f64) -> Verdict {
+        let s = &self.sorted;
+        let (q1, med, q3) = (s.quantile(0.25), s.quantile(0.5), s.quantile(0.75));
+        // A window with more than half its values equal has no IQR: fall back to the
+        // standard deviation (what the IQR of a normal distribution that wide would be).
+        let iqr = match q3 - q1 {
+            r if r > 0.0 => r,
+            _ => (self.ring.std() * IQR_SIGMAS).max(scale_floor(med)),
+        };
+        let fence = if x > q3 {
+            (x - q3) / iqr
+        } else if x < q1 {
+            (x - q1) / iqr
+        } else {
+            0.0
+        };
+        let deviation = finite((x - med) / iqr * IQR_SIGMAS);
+        let k = fence.abs();
+        let severity = if k >= 6.0 {
+            Severity::Critical
+        } else if k >= 3.0 {
+            Severity::High
+        } else if k >= 2.25 {
+            Severity::Medium
+        } else if k >= 1.5 {
+            Severity::Low
+        } else {
+            Severity::None
+        };
+        Verdict {
+            score: sigma_score(deviation),
+            severity,
+            deviation,
+        }
+    }
+
+    /// The robust z-score verdict on `x` (the window must be ready).
+    #[inline]
+    fn mad(&self, x: f64) -> Verdict {
+        let med = self.sorted.quantile(0.5);
+        // No MAD when more than half the values are equal: fall back to the standard
+        // deviation (the MAD of a normal distribution that wide).
+        let mad = match self.sorted.mad(med) {
+            m if m > 0.0 => m,
+            _ => (self.ring.std() * MAD_SIGMAS).max(scale_floor(med)),
+        };
+        if x == med {
+            Verdict::NONE
+        } else {
+            Verdict::from_deviation((x - med) / mad * MAD_SIGMAS)
+        }
+    }
+}
+
+/// One window shared by the z-score, IQR and MAD verdicts (what the composite runs): one
+/// ring and one sorted copy instead of three.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared {
+    w: Window,
+    zscore_min: usize,
+}
+
+impl Shared {
+    pub(crate) fn new(window: usize) -> Shared {
+        let w = Window::new(window);
+        Shared {
+            zscore_min: (w.ring.capacity_hint() / 5).max(5),
+            w,
+        }
+    }
+
+    /// The z-score, IQR and MAD verdicts on `value`, then learns it.
+    #[inline]
+    pub(crate) fn update(&mut self, value: f64) -> [Verdict; 3] {
+        let Some(x) = clamp_input(value) else {
+            return [Verdict::NONE; 3];
+        };
+        let z = if self.w.ring.len() >= self.zscore_min {
+            super::zscore::verdict(&self.w.ring, x)
+        } else {
+            Verdict::NONE
+        };
+        let out = if self.w.ready() {
+            [z, self.w.iqr(x), self.w.mad(x)]
+        } else {
+            [z, Verdict::NONE, Verdict::NONE]
+        };
+        self.w.push(x);
+        out
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.w.heap_bytes()
+    }
 }
 
 /// Tukey's fences: a point beyond `Q1 - 1.5 IQR` or `Q3 + 1.5 IQR` is an outlier, beyond
@@ -90,39 +187,7 @@ impl Detector for Iqr {
             return Verdict::NONE;
         };
         let verdict = if self.w.ready() {
-            let s = &self.w.sorted;
-            let (q1, med, q3) = (s.quantile(0.25), s.quantile(0.5), s.quantile(0.75));
-            // A window with more than half its values equal has no IQR: fall back to the
-            // standard deviation (what the IQR of a normal distribution that wide would be).
-            let iqr = match q3 - q1 {
-                r if r > 0.0 => r,
-                _ => (self.w.ring.std() * IQR_SIGMAS).max(scale_floor(med)),
-            };
-            let fence = if x > q3 {
-                (x - q3) / iqr
-            } else if x < q1 {
-                (x - q1) / iqr
-            } else {
-                0.0
-            };
-            let deviation = finite((x - med) / iqr * IQR_SIGMAS);
-            let k = fence.abs();
-            let severity = if k >= 6.0 {
-                Severity::Critical
-            } else if k >= 3.0 {
-                Severity::High
-            } else if k >= 2.25 {
-                Severity::Medium
-            } else if k >= 1.5 {
-                Severity::Low
-            } else {
-                Severity::None
-            };
-            Verdict {
-                score: sigma_score(deviation),
-                severity,
-                deviation,
-            }
+            self.w.iqr(x)
         } else {
             Verdict::NONE
         };
@@ -175,18 +240,7 @@ impl Detector for Mad {
             return Verdict::NONE;
         };
         let verdict = if self.w.ready() {
-            let med = self.w.sorted.quantile(0.5);
-            // No MAD when more than half the values are equal: fall back to the standard
-            // deviation (the MAD of a normal distribution that wide).
-            let mad = match self.w.sorted.mad(med) {
-                m if m > 0.0 => m,
-                _ => (self.w.ring.std() * MAD_SIGMAS).max(scale_floor(med)),
-            };
-            if x == med {
-                Verdict::NONE
-            } else {
-                Verdict::from_deviation((x - med) / mad * MAD_SIGMAS)
-            }
+            self.w.mad(x)
         } else {
             Verdict::NONE
         };

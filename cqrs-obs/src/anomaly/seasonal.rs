@@ -45,10 +45,11 @@ pub struct Seasonal {
 }
 
 impl Seasonal {
-    /// A baseline over a period of `period_ms` milliseconds cut into `bins` phases.
+    /// A baseline over a period of `period_ms` milliseconds (at most 2^40, about 35 years)
+    /// cut into `bins` phases (at most 65,536).
     pub fn new(period_ms: i64, bins: usize) -> Seasonal {
         Seasonal {
-            period_ms: period_ms.max(1),
+            period_ms: period_ms.clamp(1, 1 << 40),
             bins: vec![Bin::default(); bins.clamp(1, 1 << 16)].into_boxed_slice(),
             memory: 8,
             global_abs: 0.0,
@@ -70,8 +71,9 @@ impl Seasonal {
 
     #[inline]
     fn bin_of(&self, ts: i64) -> usize {
-        let phase = ts.rem_euclid(self.period_ms) as i128;
-        ((phase * self.bins.len() as i128) / self.period_ms as i128) as usize
+        // period_ms <= 2^40 and bins <= 2^16: the product fits in an i64.
+        let phase = ts.rem_euclid(self.period_ms);
+        ((phase * self.bins.len() as i64) / self.period_ms) as usize
     }
 
     /// The most likely period of `values` sampled at a regular step, as a number of samples

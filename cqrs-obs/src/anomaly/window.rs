@@ -34,8 +34,9 @@ impl Ring {
         self.len
     }
 
-    pub(crate) fn is_full(&self) -> bool {
-        self.len == self.buf.len()
+    /// The capacity (the window length).
+    pub(crate) fn capacity_hint(&self) -> usize {
+        self.buf.len()
     }
 
     /// Adds a finite value; returns the one that fell out.
@@ -93,12 +94,6 @@ impl Ring {
     pub(crate) fn iter(&self) -> impl Iterator<Item = f64> + '_ {
         let cap = self.buf.len();
         (0..self.len).map(move |i| self.buf[(self.head + i) % cap])
-    }
-
-    /// The `i`-th newest value (0 is the newest).
-    #[inline]
-    pub(crate) fn newest(&self, i: usize) -> Option<f64> {
-        (i < self.len).then(|| self.buf[(self.head + self.len - 1 - i) % self.buf.len()])
     }
 
     pub(crate) fn mean(&self) -> f64 {
@@ -198,11 +193,11 @@ impl Sorted {
         let below = |i: usize| median - v[split - 1 - i];
         let above = |i: usize| v[split + i] - median;
         let (nb, na) = (split, n - split);
-        let kth = |k: usize| kth_of_two(k, nb, na, &below, &above);
         if n % 2 == 1 {
-            kth(n / 2)
+            kth_of_two(n / 2, nb, na, below, above)
         } else {
-            0.5 * (kth(n / 2 - 1) + kth(n / 2))
+            0.5 * (kth_of_two(n / 2 - 1, nb, na, below, above)
+                + kth_of_two(n / 2, nb, na, below, above))
         }
     }
 
@@ -216,12 +211,13 @@ impl Sorted {
 }
 
 /// The `k`-th smallest (0-based) of two ascending sequences given by accessors.
+#[inline]
 fn kth_of_two(
     mut k: usize,
     na: usize,
     nb: usize,
-    a: &dyn Fn(usize) -> f64,
-    b: &dyn Fn(usize) -> f64,
+    a: impl Fn(usize) -> f64,
+    b: impl Fn(usize) -> f64,
 ) -> f64 {
     let (mut a0, mut b0) = (0usize, 0usize);
     loop {

@@ -50,14 +50,7 @@ impl Detector for ZScore {
             return Verdict::NONE;
         };
         let verdict = if self.ring.len() >= self.min_points {
-            let mean = self.ring.mean();
-            let std = self.ring.std().max(scale_floor(mean));
-            let diff = x - mean;
-            if diff == 0.0 {
-                Verdict::NONE
-            } else {
-                Verdict::from_deviation(diff / std)
-            }
+            verdict(&self.ring, x)
         } else {
             Verdict::NONE
         };
@@ -71,6 +64,19 @@ impl Detector for ZScore {
 
     fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>() + self.ring.heap_bytes()
+    }
+}
+
+/// The z-score verdict on `x` against the values of `ring`.
+#[inline]
+pub(crate) fn verdict(ring: &Ring, x: f64) -> Verdict {
+    let mean = ring.mean();
+    let std = ring.std().max(scale_floor(mean));
+    let diff = x - mean;
+    if diff == 0.0 {
+        Verdict::NONE
+    } else {
+        Verdict::from_deviation(diff / std)
     }
 }
 
