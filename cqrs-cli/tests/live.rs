@@ -4,12 +4,13 @@
 //! DOWN → 1 (the bank's external dependency points at a dead port), breached SLO → 1 (the
 //! bank's deliberately tight deposit-latency objective), within objective → 0, unreachable
 //! → 3, a flag value the service refuses → 2, anomalies at or above `--fail-on` → 1 (the
-//! bank injects a latency regression and an error burst).
+//! bank injects a latency regression and an error burst); and the fleet view through a
+//! real Prometheus server that scraped the bank.
 
 mod support;
 
 use serde_json::Value;
-use support::{cli, free_port, snapshot, Bank, Run, TempDir};
+use support::{cli, free_port, snapshot, Bank, Prometheus, Run, TempDir};
 
 const FORMATS: [&str; 4] = ["table", "json", "jsonl", "csv"];
 
@@ -113,26 +114,32 @@ fn the_cli_against_a_live_bank() {
     let dependency = format!("http://127.0.0.1:{dead}/health");
     // A paced workload with two incidents for the anomaly detectors: slow statements, then
     // failing deposits (the bank's own flags, as in its anomaly test).
-    let bank = Bank::start(&[
-        "--commands",
-        "18000",
-        "--workers",
-        "2",
-        "--seed",
-        "7",
-        "--fault-every",
-        "25",
-        "--pace-ms",
-        "1",
-        "--sample-ms",
-        "10",
-        "--latency-regression",
-        "6500..7100",
-        "--error-burst",
-        "8100..8700",
-        "--dependency-url",
-        &dependency,
-    ]);
+    // Prometheus scrapes the bank while its workload runs (the fleet view).
+    let bank_port = free_port();
+    let prometheus = Prometheus::start(bank_port);
+    let bank = Bank::start_on(
+        bank_port,
+        &[
+            "--commands",
+            "18000",
+            "--workers",
+            "2",
+            "--seed",
+            "7",
+            "--fault-every",
+            "25",
+            "--pace-ms",
+            "1",
+            "--sample-ms",
+            "10",
+            "--latency-regression",
+            "6500..7100",
+            "--error-burst",
+            "8100..8700",
+            "--dependency-url",
+            &dependency,
+        ],
+    );
     let e = bank.endpoint.as_str();
     // The SLO engine evaluates on its background tick: wait for the workload to show.
     let start = std::time::Instant::now();
@@ -367,6 +374,47 @@ fn the_cli_against_a_live_bank() {
         unknown.stderr
     );
 
+    // Fleet view: the same SLOs judged by Prometheus from what it scraped (the generated
+    // rules' queries over the last 5 minutes, which hold the whole run).
+    let fleet = every_format(
+        &bank,
+        "",
+        &["slo", "--prometheus", &prometheus.url, "--period", "5m"],
+        1,
+    );
+    let status = |id: &str| {
+        fleet
+            .iter()
+            .find(|s| s["slo"] == id)
+            .map(|s| s["status"].as_str().unwrap_or("").to_owned())
+            .unwrap_or_else(|| panic!("no {id} in {fleet:?}"))
+    };
+    assert_eq!(status("deposit-latency"), "BREACHED", "{fleet:?}");
+    assert_eq!(status("query-latency"), "OK", "{fleet:?}");
+    assert_eq!(status("event-availability"), "OK", "{fleet:?}");
+    assert!(
+        fleet
+            .iter()
+            .all(|s| s["events"].as_u64().is_some_and(|n| n > 0)),
+        "{fleet:?}"
+    );
+    let table = cli(
+        e,
+        &["slo", "--prometheus", &prometheus.url, "--period", "5m"],
+    );
+    assert!(
+        table
+            .stdout
+            .starts_with(&format!("fleet view from {}\n", prometheus.url)),
+        "{}",
+        table.stdout
+    );
+    let no_prometheus = cli(
+        e,
+        &["slo", "--prometheus", &format!("http://127.0.0.1:{dead}")],
+    );
+    expect(&no_prometheus, 3, "slo --prometheus <dead port>");
+
     // Unreachable: one line naming the endpoint, exit 3.
     let gone = cli(&format!("http://127.0.0.1:{dead}"), &["slo"]);
     expect(&gone, 3, "slo against a dead port");
@@ -375,4 +423,5 @@ fn the_cli_against_a_live_bank() {
         format!("cqrs-cli: cannot reach http://127.0.0.1:{dead}/slo: connection refused\n")
     );
     drop(bank);
+    drop(prometheus);
 }

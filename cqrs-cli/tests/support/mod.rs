@@ -5,7 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -114,9 +114,13 @@ impl Bank {
     /// Starts the bank example with `args` (plus an admin address and a log store of its
     /// own) and waits until its workload is done and it serves its admin endpoint.
     pub fn start(args: &[&str]) -> Bank {
+        Bank::start_on(free_port(), args)
+    }
+
+    /// [`Bank::start`] with the admin endpoint on `port`.
+    pub fn start_on(port: u16, args: &[&str]) -> Bank {
         let bank = bank_binary();
         let dir = TempDir::new("bank");
-        let port = free_port();
         let stdout = std::fs::File::create(dir.path().join("stdout")).unwrap();
         let stderr = std::fs::File::create(dir.path().join("stderr")).unwrap();
         let mut command = Command::new(bank);
@@ -171,6 +175,71 @@ impl Bank {
 }
 
 impl Drop for Bank {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Prometheus server scraping one target every second; killed when dropped.
+#[derive(Debug)]
+pub struct Prometheus {
+    child: Child,
+    /// Its URL.
+    pub url: String,
+    _dir: TempDir,
+}
+
+impl Prometheus {
+    /// Starts `prometheus` (from `PATH`; `scripts/install-test-deps.sh` installs it) scraping
+    /// `127.0.0.1:<target_port>/metrics` every second, and waits until it answers.
+    pub fn start(target_port: u16) -> Prometheus {
+        let dir = TempDir::new("prometheus");
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: bank\n    static_configs:\n      - targets: [\"127.0.0.1:{target_port}\"]\n"
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("log")).unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run `prometheus` ({e}); this test runs the real server: install the \
+                     test dependencies with scripts/install-test-deps.sh"
+                )
+            });
+        let prometheus = Prometheus {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "prometheus did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        prometheus
+    }
+}
+
+impl Drop for Prometheus {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
