@@ -72,7 +72,8 @@ pub(crate) struct Global {
         value_name = "WHEN"
     )]
     pub(crate) color: ColorChoice,
-    /// Run the command again every SECONDS seconds, redrawing the screen, until Ctrl-C.
+    /// Run the command again every SECONDS seconds until Ctrl-C: redrawn on a terminal,
+    /// one output after another into a pipe or file.
     #[arg(long, global = true, value_parser = parse_positive_secs, value_name = "SECONDS")]
     pub(crate) watch: Option<f64>,
     /// How long to wait for an answer, in seconds.

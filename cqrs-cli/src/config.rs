@@ -120,6 +120,8 @@ pub(crate) struct Settings {
     pub(crate) timeout: Duration,
     /// Whether stderr is a terminal (progress indicator).
     pub(crate) progress: bool,
+    /// Whether stdout is a terminal (`--watch` redraws the screen).
+    pub(crate) screen: bool,
     /// PEM of the CA that signed the endpoint's certificate.
     pub(crate) ca_pem: Option<Vec<u8>>,
 }
@@ -157,6 +159,7 @@ impl Settings {
             watch: global.watch.map(Duration::from_secs_f64),
             timeout: Duration::from_secs_f64(global.timeout),
             progress: tty.1,
+            screen: tty.0,
             ca_pem,
         })
     }

@@ -92,8 +92,9 @@ pub(crate) fn write_stdout(text: &str) -> Result<(), CliError> {
     }
 }
 
-/// `--watch`: clears the screen and runs the command again every interval, until Ctrl-C.
-/// Errors are shown in place and do not stop the loop.
+/// `--watch`: runs the command again every interval, until Ctrl-C. On a terminal each run
+/// redraws the screen under a header; into a pipe or file the outputs follow each other
+/// (`--watch 60 -o jsonl slo >> slo.jsonl`). Errors are shown and do not stop the loop.
 pub(crate) fn watch(ctx: &Ctx, command: &Command, every: std::time::Duration) -> ! {
     loop {
         let started = std::time::Instant::now();
@@ -103,11 +104,14 @@ pub(crate) fn watch(ctx: &Ctx, command: &Command, every: std::time::Duration) ->
                 .unwrap_or_else(|e| format!("cqrs-cli: {e}\n")),
             Err(e) => format!("cqrs-cli: {e}\n"),
         };
-        let now = crate::clock::now_rfc3339();
-        let _ = write_stdout(&format!(
-            "\x1b[H\x1b[2J{now}  every {:.1?}  (Ctrl-C to stop)\n\n{shown}",
-            every
-        ));
+        if ctx.settings.screen {
+            let now = crate::clock::now_rfc3339();
+            let _ = write_stdout(&format!(
+                "\x1b[H\x1b[2J{now}  every {every:.1?}  (Ctrl-C to stop)\n\n{shown}"
+            ));
+        } else {
+            let _ = write_stdout(&shown);
+        }
         std::thread::sleep(every.saturating_sub(started.elapsed()));
     }
 }
