@@ -8,14 +8,15 @@
 //!   in a store of 1 000 000 entries by trace id, by correlation id, and the newest page of
 //!   a level filter (budget ≤ 10 ms for the trace id).
 //! * `logs/info/*`: one `tracing::info!(amount = 30, "deposited")` inside a message context:
-//!   with the cqrs-obs capture layer (budget ≤ 300 ns), with no subscriber, and with
+//!   with the cqrs-obs capture layer and room in the ring (budget ≤ 300 ns), during a flood
+//!   that keeps the ring full (`capture_layer_flood`), with no subscriber, and with
 //!   `tracing-subscriber`'s fmt layer writing to `io::sink` (what a user would otherwise
 //!   run).
 //!
 //! Run: `cargo bench -p cqrs-obs --bench logs -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cqrs_obs::context::{self, Context, Id};
 use cqrs_obs::logs::{
@@ -163,18 +164,50 @@ fn search(c: &mut Criterion) {
 fn info(c: &mut Criterion) {
     let ctx = Context::new_root();
     let mut group = c.benchmark_group("logs/info");
-    let pipeline = Pipeline::start(PipelineConfig::new("bank")).unwrap();
+    // The ring never fills during a timed run: each run of at most half the ring is timed
+    // after a flush has emptied it, so this is the cost of an entry actually captured.
+    let pipeline = Pipeline::start(PipelineConfig::new("bank").queue_capacity(1 << 16)).unwrap();
     let subscriber = tracing_subscriber::registry().with(pipeline.layer());
     tracing::subscriber::with_default(subscriber, || {
         context::scope(ctx.clone(), || {
             group.bench_function("capture_layer", |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    let mut left = iters;
+                    while left > 0 {
+                        let n = left.min(1 << 15);
+                        pipeline.flush(Duration::from_secs(10));
+                        let start = Instant::now();
+                        for _ in 0..n {
+                            tracing::info!(amount = black_box(30u64), "deposited");
+                        }
+                        total += start.elapsed();
+                        left -= n;
+                    }
+                    total
+                })
+            });
+        })
+    });
+    let stats = pipeline.stats();
+    eprintln!(
+        "capture_layer: {} entries captured, {} dropped",
+        stats.received, stats.dropped
+    );
+    drop(pipeline);
+    // A sustained flood: the pipeline cannot keep up, most events find the ring full.
+    let pipeline = Pipeline::start(PipelineConfig::new("bank")).unwrap();
+    let subscriber = tracing_subscriber::registry().with(pipeline.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        context::scope(ctx.clone(), || {
+            group.bench_function("capture_layer_flood", |b| {
                 b.iter(|| tracing::info!(amount = black_box(30u64), "deposited"))
             });
         })
     });
     let stats = pipeline.stats();
     eprintln!(
-        "capture_layer: {} entries received by the pipeline, {} dropped at the full queue",
+        "capture_layer_flood: {} entries captured, {} dropped at the full ring",
         stats.received, stats.dropped
     );
     drop(pipeline);

@@ -218,7 +218,7 @@ fn retention_removes_whole_expired_or_oldest_segments_and_nothing_else() {
     let mut segment = Vec::new();
     std::io::Read::read_to_end(&mut decoder, &mut segment).unwrap();
     assert!(
-        segment.starts_with(b"CQOBSLG1"),
+        segment.starts_with(b"CQOBSLG2"),
         "archives are whole compressed segments"
     );
 }

@@ -235,7 +235,7 @@ impl Builder {
     }
 
     /// Entries the log capture queue holds before new ones are dropped (default:
-    /// `CQRS_OBS_LOG_QUEUE`, else 65536).
+    /// `CQRS_OBS_LOG_QUEUE`, else 16384).
     pub fn log_queue_capacity(mut self, entries: usize) -> Self {
         self.logs.queue = Some(entries.max(1));
         self

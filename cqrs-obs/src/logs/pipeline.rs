@@ -20,11 +20,11 @@ use super::store::{Store, StoreConfig, StoreError};
 use crate::metrics::names;
 
 /// Entries the capture queue holds by default.
-pub const DEFAULT_QUEUE: usize = 65_536;
+pub const DEFAULT_QUEUE: usize = 16_384;
 const BATCH: usize = 4096;
 const FOLLOW_BUFFER: usize = 4096;
 /// Processed entries kept for producers to reuse.
-const SPARES: usize = 8192;
+const SPARES: usize = 4096;
 
 /// Pipeline settings.
 ///

@@ -26,14 +26,24 @@ impl std::fmt::Debug for Bloom {
     }
 }
 
-/// FNV-1a, with a tag so that a trace id and an equal correlation id differ.
+/// A fast hash of an id's bytes, eight at a time, with a tag so that a trace id and an equal
+/// correlation id differ. Persisted in the filters: changing it needs a new file version.
 pub(crate) fn key_hash(tag: u8, bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(tag);
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(tag) ^ ((bytes.len() as u64) << 8);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        h = (h ^ word).wrapping_mul(K).rotate_left(29);
     }
-    // Final mix so that both halves are usable.
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut word = [0u8; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(word))
+            .wrapping_mul(K)
+            .rotate_left(29);
+    }
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^ (h >> 33)
@@ -178,14 +188,12 @@ impl Builder {
         if let Some(trace) = entry.trace_id {
             m.bloom.insert(key_hash(TRACE, &trace.to_bytes()));
         }
-        let start = self.payload.len();
-        codec::encode(entry, &mut self.payload, &mut self.ids);
-        let (correlation, aggregate) = codec::ids(&self.payload[start + 4..]);
+        let (correlation, aggregate) = codec::encode(entry, &mut self.payload, &mut self.ids);
         if let Some(c) = correlation {
-            m.bloom.insert(key_hash(CORRELATION, c.as_bytes()));
+            m.bloom.insert(key_hash(CORRELATION, &self.payload[c]));
         }
         if let Some(a) = aggregate {
-            m.bloom.insert(key_hash(AGGREGATE, a.as_bytes()));
+            m.bloom.insert(key_hash(AGGREGATE, &self.payload[a]));
         }
         self.opened.get_or_insert_with(std::time::Instant::now);
     }

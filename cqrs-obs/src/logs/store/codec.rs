@@ -31,13 +31,19 @@ pub(crate) struct Head {
     pub(crate) trace: Option<[u8; 16]>,
 }
 
-fn put_str(out: &mut Vec<u8>, s: Option<&str>) {
+/// Writes a string; returns where its bytes are in `out`.
+fn put_str(out: &mut Vec<u8>, s: Option<&str>) -> Option<std::ops::Range<usize>> {
     match s {
         Some(s) => {
             out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            let start = out.len();
             out.extend_from_slice(s.as_bytes());
+            Some(start..out.len())
         }
-        None => out.extend_from_slice(&NONE.to_le_bytes()),
+        None => {
+            out.extend_from_slice(&NONE.to_le_bytes());
+            None
+        }
     }
 }
 
@@ -93,12 +99,22 @@ impl std::hash::Hasher for Mix {
     }
 }
 
-fn put_id(out: &mut Vec<u8>, id: Option<&Id>, cache: &mut IdCache) {
-    put_str(out, id.map(|id| cache.text(id)));
+fn put_id(
+    out: &mut Vec<u8>,
+    id: Option<&Id>,
+    cache: &mut IdCache,
+) -> Option<std::ops::Range<usize>> {
+    put_str(out, id.map(|id| cache.text(id)))
 }
 
-/// Appends the encoded entry to `out`.
-pub(crate) fn encode(entry: &LogEntry, out: &mut Vec<u8>, ids: &mut IdCache) {
+/// Where the correlation id and the aggregate id of an encoded entry are (for the filter).
+pub(crate) type IdRanges = (
+    Option<std::ops::Range<usize>>,
+    Option<std::ops::Range<usize>>,
+);
+
+/// Appends the encoded entry to `out`; returns where its correlation and aggregate ids are.
+pub(crate) fn encode(entry: &LogEntry, out: &mut Vec<u8>, ids: &mut IdCache) -> IdRanges {
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&entry.timestamp.nanos().to_le_bytes());
@@ -110,9 +126,9 @@ pub(crate) fn encode(entry: &LogEntry, out: &mut Vec<u8>, ids: &mut IdCache) {
     out.push(flags);
     out.extend_from_slice(&entry.trace_id.map_or([0; 16], TraceId::to_bytes));
     out.extend_from_slice(&entry.span_id.map_or([0; 8], SpanId::to_bytes));
-    put_id(out, entry.correlation_id.as_ref(), ids);
+    let correlation = put_id(out, entry.correlation_id.as_ref(), ids);
     put_id(out, entry.causation_id.as_ref(), ids);
-    put_str(out, entry.aggregate_id.as_deref());
+    let aggregate = put_str(out, entry.aggregate_id.as_deref());
     put_str(out, entry.event_type.as_deref());
     put_str(out, Some(&entry.message));
     put_str(out, Some(&entry.service));
@@ -153,6 +169,7 @@ pub(crate) fn encode(entry: &LogEntry, out: &mut Vec<u8>, ids: &mut IdCache) {
     }
     let len = (out.len() - start - 4) as u32;
     out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    (correlation, aggregate)
 }
 
 /// Reads entries one by one from a block's payload.
@@ -303,6 +320,7 @@ pub(crate) fn decode(body: &[u8]) -> Option<LogEntry> {
 }
 
 /// The correlation and aggregate ids of an encoded body, without decoding the rest.
+#[cfg(test)]
 pub(crate) fn ids(body: &[u8]) -> (Option<&str>, Option<&str>) {
     let mut r = Reader {
         buf: body,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::block::{BlockMeta, HEADER_BYTES};
 
-const FILE_MAGIC: &[u8; 8] = b"CQOBSLG1";
+const FILE_MAGIC: &[u8; 8] = b"CQOBSLG2";
 /// The extension of segment files.
 pub(crate) const EXTENSION: &str = "seg";
 
@@ -60,7 +60,12 @@ impl Segment {
                 break;
             }
             let Some(meta) = BlockMeta::parse(&header, at + HEADER_BYTES as u64) else {
-                break;
+                // A whole header that does not parse is damage, not a torn write: keep the
+                // file as it is and leave it out.
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("bad block header at offset {at}"),
+                ));
             };
             let end = meta.offset + u64::from(meta.len);
             if end > size {
