@@ -6,25 +6,25 @@ use std::path::{Path, PathBuf};
 
 /// One data file.
 #[derive(Debug, Clone)]
-pub struct Series {
+pub(crate) struct Series {
     /// `<category>/<name>.csv`, the key of the labels.
-    pub key: String,
+    pub(crate) key: String,
     /// The category folder.
-    pub category: String,
+    pub(crate) category: String,
     /// The file name.
-    pub file: String,
+    pub(crate) file: String,
     /// The timestamps as written in the file.
-    pub raw_timestamps: Vec<String>,
+    pub(crate) raw_timestamps: Vec<String>,
     /// Milliseconds since the epoch (the naive timestamps read as UTC).
-    pub timestamps: Vec<i64>,
+    pub(crate) timestamps: Vec<i64>,
     /// The values as written (results files repeat them verbatim).
-    pub raw_values: Vec<String>,
+    pub(crate) raw_values: Vec<String>,
     /// The values.
-    pub values: Vec<f64>,
+    pub(crate) values: Vec<f64>,
 }
 
 /// Reads every `<category>/<name>.csv` under `dir`, sorted by key.
-pub fn load(dir: &Path) -> Result<Vec<Series>, String> {
+pub(crate) fn load(dir: &Path) -> Result<Vec<Series>, String> {
     let mut out = Vec::new();
     let mut categories: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
@@ -83,7 +83,7 @@ fn read_series(cat: &Path, path: &Path) -> Result<Series, String> {
 }
 
 /// `YYYY-MM-DD HH:MM:SS[.ffffff]` as milliseconds since the epoch.
-pub fn parse_timestamp(s: &str) -> Option<i64> {
+pub(crate) fn parse_timestamp(s: &str) -> Option<i64> {
     let (date, time) = s.trim().split_once(' ')?;
     let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
     let (y, m, day) = (d.next()??, d.next()??, d.next()??);
@@ -102,7 +102,7 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
 }
 
 /// The label windows: `{"<category>/<name>.csv": [["start", "end"], ...]}`, as timestamps.
-pub fn load_windows(path: &Path) -> Result<BTreeMap<String, Vec<(i64, i64)>>, String> {
+pub(crate) fn load_windows(path: &Path) -> Result<BTreeMap<String, Vec<(i64, i64)>>, String> {
     let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;

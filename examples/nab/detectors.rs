@@ -1,7 +1,7 @@
 //! The detectors the runner scores, each with its one configuration for every file.
 
 use cqrs_obs::anomaly::{
-    Composite, CompositeConfig, Detector, Iqr, Mad, Pattern, Seasonal, Threshold, ZScore,
+    Composite, CompositeConfig, Detector, Iqr, Mad, Pattern, Seasonal, Threshold, ZScore, PARTS,
 };
 
 use crate::reference::WindowedGaussian;
@@ -11,8 +11,14 @@ const WINDOW: usize = 100;
 const DAY_MS: i64 = 86_400_000;
 
 /// Every detector name, in table order.
-pub const NAMES: [&str; 8] = [
+pub(crate) const NAMES: [&str; 14] = [
     "composite",
+    "ranked-zscore",
+    "ranked-iqr",
+    "ranked-mad",
+    "ranked-threshold",
+    "ranked-seasonal",
+    "ranked-pattern",
     "zscore",
     "iqr",
     "mad",
@@ -34,10 +40,26 @@ fn build(name: &str) -> Option<Box<dyn Detector>> {
     })
 }
 
-/// One score per row of a file, from a fresh detector.
-pub fn run(name: &str, timestamps: &[i64], values: &[f64]) -> Vec<f64> {
+/// The composite, or the composite with only one detector weighted (`ranked-<detector>`:
+/// that detector's deviations through the composite's ranking and quiet period).
+fn composite(name: &str) -> Option<CompositeConfig> {
     if name == "composite" {
-        let mut c = Composite::new(CompositeConfig::default());
+        return Some(CompositeConfig::default());
+    }
+    let part = name.strip_prefix("ranked-")?;
+    let i = PARTS.iter().position(|p| *p == part)?;
+    let mut weights = [0.0; 6];
+    weights[i] = 1.0;
+    Some(CompositeConfig {
+        weights,
+        ..CompositeConfig::default()
+    })
+}
+
+/// One score per row of a file, from a fresh detector.
+pub(crate) fn run(name: &str, timestamps: &[i64], values: &[f64]) -> Vec<f64> {
+    if let Some(config) = composite(name) {
+        let mut c = Composite::new(config);
         return timestamps
             .iter()
             .zip(values)

@@ -86,10 +86,10 @@ fn run(args: &Args) -> Result<String, String> {
         corpus.len(),
         windows.values().map(Vec::len).sum::<usize>()
     );
-    let _ = writeln!(
-        table,
-        "| detector | standard | reward_low_FP_rate | reward_low_FN_rate |\n|---|---|---|---|"
-    );
+    let header: Vec<&str> = score::PROFILES.iter().map(|p| p.name).collect();
+    let _ = writeln!(table, "| detector | {} |", header.join(" | "));
+    let _ = writeln!(table, "|---|{}", "---|".repeat(header.len()));
+    let mut details = String::new();
     for name in names {
         let mut scorer = score::Scorer::new();
         for series in &corpus {
@@ -98,15 +98,25 @@ fn run(args: &Args) -> Result<String, String> {
             write_results(&args.out, name, series, &scores, file_windows)?;
             scorer.add_file(&series.timestamps, &scores, file_windows);
         }
-        let cells: Vec<String> = score::PROFILES
+        let outcomes: Vec<score::Outcome> =
+            score::PROFILES.iter().map(|p| scorer.best(p)).collect();
+        let cells: Vec<String> = outcomes
             .iter()
-            .map(|p| {
-                let o = scorer.best(p);
-                format!("{:.2} (t={:.4})", o.normalised, o.threshold)
-            })
+            .map(|o| format!("{:.2}", o.normalised))
             .collect();
         let _ = writeln!(table, "| {name} | {} |", cells.join(" | "));
+        let parts: Vec<String> = outcomes
+            .iter()
+            .map(|o| format!("threshold {:.4}, raw {:.2}", o.threshold, o.raw))
+            .collect();
+        let _ = writeln!(
+            details,
+            "{name} ({} windows): {}",
+            scorer.windows(),
+            parts.join("; ")
+        );
     }
+    let _ = write!(table, "\n{details}");
     Ok(table)
 }
 

@@ -6,7 +6,7 @@ use cqrs_obs::anomaly::normal_tail;
 /// Mean and standard deviation of the previous points (up to 6400, sliding in steps of 100);
 /// score `1 - Q(|z|)`.
 #[derive(Debug, Default)]
-pub struct WindowedGaussian {
+pub(crate) struct WindowedGaussian {
     window: Vec<f64>,
     step: Vec<f64>,
     mean: f64,
@@ -18,12 +18,12 @@ const STEP: usize = 100;
 
 impl WindowedGaussian {
     /// An empty detector.
-    pub fn new() -> WindowedGaussian {
+    pub(crate) fn new() -> WindowedGaussian {
         WindowedGaussian::default()
     }
 
     /// Scores one value, then learns it.
-    pub fn update(&mut self, value: f64) -> f64 {
+    pub(crate) fn update(&mut self, value: f64) -> f64 {
         let score = if self.window.is_empty() {
             0.0
         } else {

@@ -5,19 +5,19 @@
 
 /// A cost matrix.
 #[derive(Debug, Clone, Copy)]
-pub struct Profile {
+pub(crate) struct Profile {
     /// Name as in `profiles.json`.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Reward of a detected window.
-    pub tp: f64,
+    pub(crate) tp: f64,
     /// Cost of a missed window.
-    pub fn_: f64,
+    pub(crate) fn_: f64,
     /// Cost of a false alert.
-    pub fp: f64,
+    pub(crate) fp: f64,
 }
 
 /// NAB's three profiles (`config/profiles.json`).
-pub const PROFILES: [Profile; 3] = [
+pub(crate) const PROFILES: [Profile; 3] = [
     Profile {
         name: "standard",
         tp: 1.0,
@@ -58,19 +58,19 @@ struct Row {
 
 /// The rows of every file, ready for threshold sweeps.
 #[derive(Debug, Default)]
-pub struct Scorer {
+pub(crate) struct Scorer {
     rows: Vec<Row>,
     windows: usize,
 }
 
 impl Scorer {
     /// An empty corpus.
-    pub fn new() -> Scorer {
+    pub(crate) fn new() -> Scorer {
         Scorer::default()
     }
 
     /// Adds one file: its timestamps, its scores (one per row) and its label windows.
-    pub fn add_file(&mut self, timestamps: &[i64], scores: &[f64], windows: &[(i64, i64)]) {
+    pub(crate) fn add_file(&mut self, timestamps: &[i64], scores: &[f64], windows: &[(i64, i64)]) {
         assert_eq!(timestamps.len(), scores.len(), "one score per row");
         let n = timestamps.len();
         let probation = ((0.15 * n as f64).floor() as usize).min(750);
@@ -130,12 +130,12 @@ impl Scorer {
     }
 
     /// Number of label windows.
-    pub fn windows(&self) -> usize {
+    pub(crate) fn windows(&self) -> usize {
         self.windows
     }
 
     /// The best threshold for `profile`, the raw total there and the normalised score.
-    pub fn best(&self, profile: &Profile) -> Outcome {
+    pub(crate) fn best(&self, profile: &Profile) -> Outcome {
         let mut order: Vec<&Row> = self.rows.iter().collect();
         order.sort_by(|a, b| b.score.total_cmp(&a.score));
         let null = -(self.windows as f64) * profile.fn_;
@@ -169,13 +169,13 @@ impl Scorer {
 
 /// A detector's result under one profile.
 #[derive(Debug, Clone, Copy)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// The threshold that maximises the total (infinite: no alert is best).
-    pub threshold: f64,
+    pub(crate) threshold: f64,
     /// The raw total.
-    pub raw: f64,
+    pub(crate) raw: f64,
     /// 100 for perfect, 0 for the null detector.
-    pub normalised: f64,
+    pub(crate) normalised: f64,
 }
 
 #[cfg(test)]
