@@ -1,7 +1,8 @@
 //! The CLI against stand-in peers on loopback, for what the bank cannot show on demand: a
 //! conversation's causation tree, anomalies at or above `--fail-on`, the fleet view through
 //! Prometheus' query API, deploying to Grafana with retries, a token-protected endpoint,
-//! following logs, colour and `--watch`.
+//! following logs, colour, `--watch`, https with its own CA, and the progress indicator on a
+//! terminal.
 
 mod support;
 
@@ -428,4 +429,32 @@ fn colour_is_explicit_and_watch_redraws() {
     let frames = stdout.matches("service: UP\n").count();
     assert!(frames >= 2, "{frames} frames: {stdout:?}");
     assert!(!stdout.contains('\x1b'), "{stdout:?}");
+}
+
+#[test]
+fn a_slow_call_shows_progress_on_a_terminal_only() {
+    let peer = Peer::start(Arc::new(|_, _| {
+        std::thread::sleep(Duration::from_millis(900));
+        (200, "application/json", "[]".to_owned())
+    }));
+    // Piped: no indicator.
+    let piped = cli(&peer.url, &["handlers"]);
+    assert_eq!((piped.code, piped.stderr.as_str()), (0, ""));
+    // On a terminal (util-linux `script` gives the CLI a pseudo-terminal): the spinner
+    // names the call, then is erased.
+    let command = format!("{CLI} --endpoint {} --color never handlers", peer.url);
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("CQRS_OBS_ENDPOINT")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running `script` (util-linux)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("waiting for {}/handlers", peer.url)),
+        "{text:?}"
+    );
+    assert!(text.contains("\r\x1b[2K"), "{text:?}");
+    assert!(text.ends_with("(none)\r\n"), "{text:?}");
 }
