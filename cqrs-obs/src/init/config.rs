@@ -156,8 +156,19 @@ impl Default for Config {
 fn default_service_name() -> String {
     std::env::current_exe()
         .ok()
-        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .and_then(|p| p.file_name().map(|s| s.to_string_lossy().into_owned()))
+        .map(|name| executable_service_name(&name))
         .unwrap_or_else(|| "unknown_service".to_owned())
+}
+
+/// The service name of an executable's file name: without its extension, and without the
+/// ` (deleted)` Linux appends once the file was replaced while the process runs.
+fn executable_service_name(file_name: &str) -> String {
+    let name = file_name.strip_suffix(" (deleted)").unwrap_or(file_name);
+    let stem = std::path::Path::new(name)
+        .file_stem()
+        .map_or(name.into(), |s| s.to_string_lossy());
+    stem.into_owned()
 }
 
 pub(crate) const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
@@ -591,6 +602,18 @@ impl Config {
         var!(LOG_ES_INDEX, parse_index, logs.elasticsearch_index);
         var!(OTLP_LOGS_ENDPOINT, parse_http_url, logs.otlp);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod service_name_tests {
+    use super::executable_service_name;
+
+    #[test]
+    fn a_replaced_executable_keeps_its_name() {
+        assert_eq!(executable_service_name("bank"), "bank");
+        assert_eq!(executable_service_name("bank (deleted)"), "bank");
+        assert_eq!(executable_service_name("bank.exe"), "bank");
     }
 }
 
