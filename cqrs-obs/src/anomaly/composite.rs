@@ -2,7 +2,7 @@
 //! with a confidence that shows its parts.
 //!
 //! Each detector's absolute deviation is ranked against that detector's own history on this
-//! series (a log-scale histogram, [`Tail`]): the surprise `-ln P(|d| >= this)`. The
+//! series (a log-scale histogram): the surprise `-ln P(|d| >= this)`. The
 //! combination is half the strongest surprise, half the weighted mean (one detector alone can
 //! alarm, agreement makes it easier), smoothed over `short` points; that value is ranked once
 //! more against its own history, so a series that is always surprising needs more to alarm.
@@ -239,6 +239,7 @@ impl Composite {
         let cfg = &self.config;
         let (mut strongest, mut sum, mut signed, mut weight, mut agree) =
             (0.0f64, 0.0, 0.0, 0.0, 0.0);
+        let mut signed_weight = 0.0;
         for (i, p) in parts.iter().enumerate() {
             let w = if i == 4 && self.seasonal.is_none() {
                 0.0
@@ -250,8 +251,12 @@ impl Composite {
             self.tails[i].add(a);
             strongest = strongest.max(w * surprise);
             sum += w * surprise;
-            signed += w * p.deviation;
             weight += w;
+            // The pattern's distance has no sign: the direction comes from the others.
+            if i != 5 {
+                signed += w * p.deviation;
+                signed_weight += w;
+            }
             if a >= 3.0 {
                 agree += w;
             }
@@ -259,7 +264,7 @@ impl Composite {
         let weight = weight.max(f64::MIN_POSITIVE);
         (
             cfg.strongest * strongest + (1.0 - cfg.strongest) * sum / weight,
-            finite(signed / weight),
+            finite(signed / signed_weight.max(f64::MIN_POSITIVE)),
             agree / weight,
         )
     }

@@ -7,6 +7,9 @@ use super::score::{clamp_input, finite, Verdict};
 pub const SHAPE: usize = 12;
 /// Number of shapes learned.
 pub const SHAPES: usize = 16;
+/// Points during which new shapes are added to the codebook (while it has room) and
+/// everything is learned.
+const WARM: u64 = 200;
 /// Distance beyond which a shape is new while the codebook has room.
 const NOVEL: f64 = 1.0;
 
@@ -135,9 +138,9 @@ impl Detector for Pattern {
         }
         self.normalise();
         let (k, d2) = self.nearest();
-        // Learn a new shape while there is room and nothing learned is close (a z-normalised
+        // While warming up, learn a new shape while there is room and nothing learned is close (a z-normalised
         // shape has norm sqrt(SHAPE) = 3.5, so 1.0 is "clearly different").
-        if self.learned < SHAPES && d2 > NOVEL * NOVEL {
+        if self.learned < SHAPES && d2 > NOVEL * NOVEL && self.seen < WARM {
             self.codebook[self.learned] = self.shape;
             self.learned += 1;
             self.seen += 1;
@@ -151,7 +154,7 @@ impl Detector for Pattern {
         } else {
             Verdict::NONE
         };
-        let warm = self.seen < 200;
+        let warm = self.seen < WARM;
         if z < 3.0 || warm {
             let r = self.rate;
             for (c, s) in self.codebook[k].iter_mut().zip(&self.shape) {

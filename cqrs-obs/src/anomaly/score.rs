@@ -8,7 +8,7 @@ use serde::Serialize;
 /// ```
 /// use cqrs_obs::anomaly::Severity;
 /// assert!(Severity::Critical > Severity::Low);
-/// assert_eq!(Severity::from_deviation(4.2), Severity::High);
+/// assert_eq!(Severity::from_deviation(4.7), Severity::High);
 /// assert_eq!("medium".parse::<Severity>(), Ok(Severity::Medium));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]

@@ -26,7 +26,7 @@ struct Bin {
 /// let mut d = Seasonal::new(24 * HOUR, 24);
 /// let day = |h: i64| if (9..17).contains(&(h % 24)) { 100.0 } else { 10.0 };
 /// for h in 0..24 * 14 {
-///     d.update(h * HOUR, day(h) + (h % 3) as f64);
+///     d.update(h * HOUR, day(h) + (h / 24 % 3) as f64);
 /// }
 /// // Office-hours traffic at 3 a.m. is an anomaly; at noon it is not.
 /// assert!(d.update(24 * 14 * HOUR + 3 * HOUR, 100.0).severity >= Severity::High);

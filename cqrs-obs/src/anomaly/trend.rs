@@ -26,12 +26,12 @@ pub enum Direction {
 }
 
 impl Direction {
-    /// Whether a change of sign `delta` is bad news.
+    /// Whether a change of sign `delta` is bad news (always, for `Both`).
     pub fn is_bad(self, delta: f64) -> bool {
         match self {
             Direction::HigherIsWorse => delta > 0.0,
             Direction::LowerIsWorse => delta < 0.0,
-            Direction::Both => delta != 0.0,
+            Direction::Both => true,
         }
     }
 }
