@@ -79,6 +79,14 @@ impl Aggregate for Account {
             AccountEvent::Withdrawn { amount, .. } => self.balance -= amount,
         }
     }
+
+    fn event_type(event: &AccountEvent) -> &'static str {
+        match event {
+            AccountEvent::Opened { .. } => "Opened",
+            AccountEvent::Deposited { .. } => "Deposited",
+            AccountEvent::Withdrawn { .. } => "Withdrawn",
+        }
+    }
 }
 
 /// The event store of the bank.

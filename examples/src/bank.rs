@@ -101,6 +101,13 @@ impl Bank {
     }
 
     fn project(&self, appended: &[Arc<AccountEnvelope>]) {
+        // Events are projected right after their append, so the gap is what concurrent
+        // commands appended meanwhile, plus any event the projection refused.
+        let gap = self
+            .store
+            .appended()
+            .saturating_sub(self.balances.projected());
+        cqrs_obs::metrics::report_projection_gap("balances", gap);
         for envelope in appended {
             let (handler, result) = self.balances.project(envelope);
             self.tally.record(

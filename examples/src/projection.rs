@@ -42,12 +42,15 @@ const SHARDS: usize = 16;
 #[derive(Debug)]
 pub struct Balances {
     shards: Box<[RwLock<HashMap<AccountId, BalanceView>>]>,
+    /// Events applied so far.
+    projected: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Balances {
     fn default() -> Self {
         Balances {
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            projected: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -60,6 +63,11 @@ impl Balances {
 
     fn shard(&self, account: AccountId) -> &RwLock<HashMap<AccountId, BalanceView>> {
         &self.shards[(account.0 as usize) % self.shards.len()]
+    }
+
+    /// Events applied so far.
+    pub fn projected(&self) -> u64 {
+        self.projected.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The row of an account, if it has one.
@@ -91,7 +99,15 @@ impl Balances {
         }
         change(row);
         row.version = envelope.version;
+        drop(shard);
         crate::health::balances_freshness().touch();
+        self.projected
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        cqrs_obs::metrics::event_projected("balances", envelope.recorded_at);
+        let lag = std::time::SystemTime::now()
+            .duration_since(envelope.recorded_at)
+            .unwrap_or_default();
+        cqrs_obs::slo::report_projection_lag("balances", lag);
         Ok(())
     }
 

@@ -28,6 +28,9 @@ pub trait Aggregate: Default + Clone + fmt::Debug + Send + 'static {
 
     /// Applies one event to the state.
     fn apply(&mut self, event: &Self::Event);
+
+    /// The event's type name (a metric label: a handful of values).
+    fn event_type(event: &Self::Event) -> &'static str;
 }
 
 /// One stored event with its position and metadata.
@@ -136,12 +139,15 @@ pub struct History<E> {
 #[derive(Debug)]
 pub struct EventStore<A: Aggregate> {
     shards: Box<[Shard<A>]>,
+    /// Events appended so far, all streams.
+    appended: std::sync::atomic::AtomicU64,
 }
 
 impl<A: Aggregate> Default for EventStore<A> {
     fn default() -> Self {
         EventStore {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            appended: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -194,10 +200,23 @@ impl<A: Aggregate> EventStore<A> {
         let span = cqrs_obs::trace::send_span(aggregate_name::<A>(), events.len());
         let _apply = tracing::debug_span!("apply_events", %stream, count = events.len()).entered();
         let appended = self.append_traced(stream, expected, events);
-        if let Err(e) = &appended {
-            span.set_error(e.kind());
+        match &appended {
+            Ok(envelopes) => {
+                self.appended
+                    .fetch_add(envelopes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                for envelope in envelopes {
+                    let event = A::event_type(&envelope.event);
+                    cqrs_obs::metrics::events_appended(aggregate_name::<A>(), event, 1);
+                }
+            }
+            Err(e) => span.set_error(e.kind()),
         }
         appended
+    }
+
+    /// Events appended so far, over all streams.
+    pub fn appended(&self) -> u64 {
+        self.appended.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn append_traced(
@@ -295,6 +314,9 @@ mod tests {
         type Event = u64;
         fn apply(&mut self, event: &u64) {
             self.0 += event;
+        }
+        fn event_type(_: &u64) -> &'static str {
+            "Counted"
         }
     }
 

@@ -7,8 +7,11 @@
 //! facade into a `metrics-exporter-prometheus` recorder whose upkeep runs on a schedule, so
 //! its histogram buffers stay bounded. [`render`] concatenates both.
 
+mod domain;
 pub mod exposition;
 pub mod names;
+
+pub use domain::{event_projected, events_appended, report_projection_gap};
 
 use std::sync::OnceLock;
 
@@ -24,7 +27,14 @@ pub(crate) fn install_recorder() -> bool {
     if FACADE.get().is_some() {
         return true;
     }
-    let recorder = PrometheusBuilder::new().build_recorder();
+    let builder = PrometheusBuilder::new().set_buckets_for_metric(
+        metrics_exporter_prometheus::Matcher::Full(names::EVENT_END_TO_END.to_owned()),
+        &domain::end_to_end_buckets(),
+    );
+    let recorder = match builder {
+        Ok(builder) => builder.build_recorder(),
+        Err(_) => PrometheusBuilder::new().build_recorder(),
+    };
     let handle = recorder.handle();
     if metrics::set_global_recorder(recorder).is_err() {
         return false;
@@ -42,6 +52,23 @@ fn describe() {
     metrics::describe_counter!(
         names::OBS_EXPORT_ERRORS_TOTAL,
         names::help(names::OBS_EXPORT_ERRORS_TOTAL).unwrap_or_default()
+    );
+    metrics::describe_counter!(
+        names::EVENTS_APPENDED_TOTAL,
+        names::help(names::EVENTS_APPENDED_TOTAL).unwrap_or_default()
+    );
+    metrics::describe_histogram!(
+        names::EVENT_END_TO_END,
+        metrics::Unit::Seconds,
+        names::help(names::EVENT_END_TO_END).unwrap_or_default()
+    );
+    metrics::describe_gauge!(
+        names::PROJECTION_GAP,
+        names::help(names::PROJECTION_GAP).unwrap_or_default()
+    );
+    metrics::describe_gauge!(
+        names::PROJECTION_LAG,
+        names::help(names::PROJECTION_LAG).unwrap_or_default()
     );
     metrics::describe_counter!(
         names::ANOMALIES_TOTAL,
