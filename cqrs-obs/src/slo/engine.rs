@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use super::model::{Sli, Slo, SloError};
 use super::policy::{self, DeployDecision};
-use super::state::{AlertEvent, AlertReport, AlertState, Budget, SloState, WindowReport};
+use super::state::{
+    AlertEvent, AlertReport, AlertState, Budget, BudgetPoint, SloState, WindowReport,
+};
 use super::window::Counts;
 use crate::handler::{HandlerSnapshot, Outcome};
 
@@ -76,6 +78,8 @@ pub struct SloReport {
     pub alerts: Vec<AlertReport>,
     /// Past alert transitions, oldest first.
     pub history: Vec<AlertEvent>,
+    /// The budget left over the last period, oldest first.
+    pub budget_history: Vec<BudgetPoint>,
 }
 
 impl Engine {
@@ -346,6 +350,7 @@ fn report(state: &mut SloState, now: u64) -> SloReport {
         budget: state.budget(now),
         alerts: state.alert_reports(),
         history: state.history().copied().collect(),
+        budget_history: state.budget_history().copied().collect(),
     }
 }
 

@@ -5,7 +5,8 @@
 //! of good and total events. They are fed once per tick from the handlers' own recordings —
 //! nothing is recorded twice and a handler call pays nothing for its SLOs — and evaluated
 //! against the multi-window, multi-burn-rate alert table. Memory per SLO is bounded: eight
-//! windows of 60 slots (under 8 KiB) plus at most [`HISTORY`] alert transitions.
+//! windows of 60 slots (under 8 KiB), at most [`HISTORY`] alert transitions and a budget history
+//! of at most [`BUDGET_POINTS`] points (about 11 KiB).
 //!
 //! ```
 //! use cqrs_obs::slo::{self, CqrsSlos, Handlers, Sli, Slo};
@@ -44,7 +45,10 @@ pub use policy::{
     WebhookUrlError,
 };
 pub use rules::promql_duration;
-pub use state::{AlertEvent, AlertReport, AlertState, Budget, SloState, WindowReport, HISTORY};
+pub use state::{
+    AlertEvent, AlertReport, AlertState, Budget, BudgetPoint, SloState, WindowReport,
+    BUDGET_POINTS, HISTORY,
+};
 pub use window::{Counts, Window, SLOTS, WINDOWS};
 
 /// The Prometheus rule file (YAML) for every registered SLO.

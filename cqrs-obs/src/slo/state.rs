@@ -11,6 +11,19 @@ use super::window::{Counts, Window, WINDOWS, WINDOW_COUNT};
 /// Alert transitions kept per SLO.
 pub const HISTORY: usize = 128;
 
+/// Points kept in an SLO's budget history: one every `period / BUDGET_POINTS`, so the
+/// history covers one period (30 days: a point an hour) in about 11 KiB.
+pub const BUDGET_POINTS: usize = 720;
+
+/// The error budget left at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BudgetPoint {
+    /// When (ms since the epoch).
+    pub at_ms: u64,
+    /// Share of the period's budget left then (1 = untouched, below 0 = overspent).
+    pub remaining: f64,
+}
+
 /// Where an alert is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state", content = "since_ms")]
@@ -43,6 +56,7 @@ pub struct SloState {
     windows: [Window; WINDOW_COUNT],
     alerts: Vec<AlertState>,
     history: VecDeque<AlertEvent>,
+    budget_history: VecDeque<BudgetPoint>,
     last_ms: Option<u64>,
 }
 
@@ -101,6 +115,7 @@ impl SloState {
             windows,
             alerts,
             history: VecDeque::new(),
+            budget_history: VecDeque::new(),
             last_ms: None,
         }
     }
@@ -141,7 +156,34 @@ impl SloState {
             window.add(now_ms, delta);
         }
         self.last_ms = Some(now_ms);
+        self.sample_budget(now_ms);
         self.evaluate(now_ms)
+    }
+
+    /// Adds a point to the budget history when the last one is a step old.
+    fn sample_budget(&mut self, now_ms: u64) {
+        let step = (self.slo.period.as_millis() as u64 / BUDGET_POINTS as u64).max(1);
+        let due = self
+            .budget_history
+            .back()
+            .is_none_or(|last| now_ms >= last.at_ms + step);
+        if !due {
+            return;
+        }
+        let remaining = self.budget(now_ms).remaining;
+        if self.budget_history.len() == BUDGET_POINTS {
+            self.budget_history.pop_front();
+        }
+        self.budget_history.push_back(BudgetPoint {
+            at_ms: now_ms,
+            remaining,
+        });
+    }
+
+    /// The budget left over time, oldest first: a point every `period / BUDGET_POINTS`, at
+    /// most [`BUDGET_POINTS`].
+    pub fn budget_history(&self) -> impl Iterator<Item = &BudgetPoint> {
+        self.budget_history.iter()
     }
 
     fn evaluate(&mut self, now_ms: u64) -> Vec<AlertEvent> {
@@ -335,6 +377,30 @@ mod tests {
         ] {
             assert_eq!(detection(0.0005, severity, 4 * HOUR), None, "{severity:?}");
         }
+    }
+
+    #[test]
+    fn budget_history_keeps_a_point_per_step_for_one_period() {
+        let mut slo = CqrsSlos::command_availability();
+        slo.period = Duration::from_secs(7_200); // 2 h: a point every 10 s
+        let mut state = SloState::new(slo);
+        let bad_from = 3_600;
+        for s in 0..3 * 7_200u64 {
+            let good = if (bad_from..bad_from + 60).contains(&s) {
+                90
+            } else {
+                100
+            };
+            state.observe(s * SECOND, Counts { good, total: 100 });
+        }
+        let points: Vec<BudgetPoint> = state.budget_history().copied().collect();
+        assert_eq!(points.len(), BUDGET_POINTS, "bounded");
+        assert!(points
+            .windows(2)
+            .all(|w| w[1].at_ms - w[0].at_ms == 10 * SECOND));
+        assert_eq!(points.last().unwrap().at_ms, (3 * 7_200 - 10) * SECOND);
+        // The last period saw no errors: the budget is whole again at the end.
+        assert_eq!(points.last().unwrap().remaining, 1.0);
     }
 
     #[test]
