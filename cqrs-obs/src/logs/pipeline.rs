@@ -387,6 +387,7 @@ impl Worker {
         }
     }
 
+    #[allow(clippy::vec_box)] // see `Ring::drain`
     fn process(&mut self, batch: &mut Vec<Box<LogEntry>>, spares: &mut Vec<Box<LogEntry>>) {
         batch.sort_by_key(|e| e.timestamp);
         for e in batch.iter_mut() {
