@@ -31,6 +31,7 @@ fn the_bank_logs_are_searchable_paged_summarised_and_followed() {
         .admin_addr(AdminAddr::Listen("127.0.0.1:0".parse().unwrap()))
         .console(Console::Off)
         .log_store(dir.path())
+        .log_queue_capacity(1024)
         .ignore_env()
         .try_init()
         .expect("cqrs-obs initialises");
@@ -174,6 +175,31 @@ fn the_bank_logs_are_searchable_paged_summarised_and_followed() {
     let followed = data.expect("a followed entry arrived");
     assert_eq!(followed["message"], "followed entry");
     assert_eq!(followed["fields"]["n"], 1);
+    // A flood beyond the capture ring: the drops show in /metrics, counted exactly.
+    for i in 0..50_000 {
+        tracing::info!(i, "flood");
+    }
+    let started = Instant::now();
+    let (dropped, exported) = loop {
+        let stats = get(addr, "/logs/stats").unwrap().json().unwrap();
+        let dropped = stats["pipeline"]["dropped"].as_u64().unwrap();
+        let metrics = get(addr, "/metrics").unwrap().body;
+        let exported = metrics
+            .lines()
+            .find(|l| l.starts_with("cqrs_obs_dropped_total{signal=\"logs\"}"))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok());
+        if exported == Some(dropped) || started.elapsed() > Duration::from_secs(10) {
+            break (dropped, exported);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(dropped > 0, "the flood overflowed the ring");
+    assert_eq!(
+        exported,
+        Some(dropped),
+        "cqrs_obs_dropped_total{{signal=\"logs\"}}"
+    );
+
     // Shutting down ends the stream (an open follower does not hold the admin endpoint).
     let stopped = Instant::now();
     drop(guard);
