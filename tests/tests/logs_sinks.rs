@@ -448,3 +448,41 @@ fn file_sink_writes_json_lines_and_rotates_keeping_a_bounded_number_of_files() {
     assert_eq!(last.last().unwrap()["service"], "bank");
     assert_eq!(pipeline.stats().sinks[0].sent, 60);
 }
+
+#[test]
+fn file_sink_survives_its_directory_vanishing_and_writes_again_when_it_can() {
+    let dir = TempDir::new("cqrs-obs-file-outage");
+    let sub = dir.path().join("logs");
+    let path = sub.join("bank.jsonl");
+    let pipeline = Pipeline::start(
+        PipelineConfig::new("bank").sink(fast(SinkConfig::file(FileConfig::new(&path)))),
+    )
+    .unwrap();
+    emit(&pipeline, || tracing::info!("before"));
+    assert!(pipeline.flush(WAIT));
+    // The directory goes, and a plain file takes its name: the sink cannot write.
+    std::fs::remove_dir_all(&sub).unwrap();
+    std::fs::write(&sub, b"in the way").unwrap();
+    emit(&pipeline, || tracing::info!("during the outage"));
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        pipeline.stats().sinks[0].errors > 0,
+        "writes failed while blocked"
+    );
+    std::fs::remove_file(&sub).unwrap();
+    emit(&pipeline, || tracing::info!("after"));
+    assert!(pipeline.flush(WAIT));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let messages: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(messages, ["during the outage", "after"]);
+    let stats = &pipeline.stats().sinks[0];
+    assert_eq!((stats.sent, stats.dropped), (3, 0), "{stats:?}");
+}

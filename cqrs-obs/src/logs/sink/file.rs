@@ -1,5 +1,7 @@
 //! The file sink: JSON lines, rotated by size and by age, keeping a bounded number of
-//! rotated files, with optional fsync after each batch.
+//! rotated files, with optional fsync after each batch. When the file disappears (removed,
+//! or moved away by an outside rotation) it is created again, directories included; while
+//! that fails, batches are retried like any sink's.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -105,8 +107,20 @@ impl FileSink {
     }
 }
 
+fn open_file(path: &std::path::Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
 impl Sink for FileSink {
     fn send(&mut self, batch: &[Arc<LogEntry>]) -> Result<Delivery, SinkError> {
+        if !self.config.path.exists() {
+            self.file = open_file(&self.config.path)?;
+            self.bytes = 0;
+            self.opened = Instant::now();
+        }
         if self.bytes > 0
             && (self.bytes >= self.config.max_bytes || self.opened.elapsed() >= self.config.max_age)
         {
