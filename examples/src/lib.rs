@@ -36,6 +36,7 @@ pub mod objectives;
 pub mod projection;
 pub mod query;
 pub mod saga;
+pub mod split;
 pub mod store;
 pub mod tally;
 pub mod workload;

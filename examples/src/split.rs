@@ -1,0 +1,210 @@
+//! The bank split over two processes: the command side appends events and sends each one over
+//! HTTP to a projection service in another process, which projects it with an event handler
+//! that continues the command's trace (`parent = "child"`). The event's metadata — and so its
+//! `traceparent` — travels in the request body, so one trace crosses both services.
+//!
+//! The wire format is one JSON object per event:
+//! `{"stream": 1, "version": 2, "type": "Deposited", "amount": 50, "metadata": {..}}`.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use cqrs_obs::event_handler;
+
+use crate::account::{AccountEnvelope, AccountEvent};
+
+/// An event as the projection service receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteEvent {
+    /// The account.
+    pub stream: u64,
+    /// The stream version the event created.
+    pub version: u64,
+    /// `Opened`, `Deposited` or `Withdrawn`.
+    pub kind: String,
+    /// Amount in cents (0 for `Opened`).
+    pub amount: u64,
+    /// The metadata the store stamped on it (message context and trace context).
+    pub metadata: HashMap<String, String>,
+}
+
+/// Why a request to the projection service failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    /// The connection or the exchange failed.
+    #[error("projection service at {addr}: {source}")]
+    Io {
+        /// The service.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The service answered something else than 204.
+    #[error("projection service at {addr} answered `{status}`")]
+    Status {
+        /// The service.
+        addr: SocketAddr,
+        /// Its status line.
+        status: String,
+    },
+}
+
+/// The JSON of an appended event.
+pub fn encode(envelope: &AccountEnvelope) -> String {
+    let (kind, amount) = match &envelope.event {
+        AccountEvent::Opened { .. } => ("Opened", 0),
+        AccountEvent::Deposited { amount, .. } => ("Deposited", *amount),
+        AccountEvent::Withdrawn { amount, .. } => ("Withdrawn", *amount),
+    };
+    serde_json::json!({
+        "stream": envelope.stream.0,
+        "version": envelope.version,
+        "type": kind,
+        "amount": amount,
+        "metadata": envelope.metadata,
+    })
+    .to_string()
+}
+
+/// Parses what [`encode`] wrote; `None` for anything else.
+pub fn decode(body: &[u8]) -> Option<RemoteEvent> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let metadata = value["metadata"]
+        .as_object()?
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+        .collect();
+    Some(RemoteEvent {
+        stream: value["stream"].as_u64()?,
+        version: value["version"].as_u64()?,
+        kind: value["type"].as_str()?.to_owned(),
+        amount: value["amount"].as_u64()?,
+        metadata,
+    })
+}
+
+/// Sends one event to the projection service at `addr` (`POST /events`).
+pub fn send(addr: SocketAddr, envelope: &AccountEnvelope) -> Result<(), SplitError> {
+    let io = |source| SplitError::Io { addr, source };
+    let body = encode(envelope);
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(io)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(io)?;
+    write!(
+        stream,
+        "POST /events HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(io)?;
+    let mut status = String::new();
+    BufReader::new(stream).read_line(&mut status).map_err(io)?;
+    if status.split(' ').nth(1) == Some("204") {
+        Ok(())
+    } else {
+        Err(SplitError::Status {
+            addr,
+            status: status.trim().to_owned(),
+        })
+    }
+}
+
+/// The remote read model: balances per account.
+#[derive(Debug, Default)]
+pub struct RemoteBalances {
+    balances: HashMap<u64, i64>,
+}
+
+/// Why the remote projection refused an event.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown event type `{0}`")]
+pub struct UnknownEvent(String);
+
+impl RemoteBalances {
+    /// Applies one event. Continues the command's trace: the span is a child of the span that
+    /// appended the event (for events younger than the default age).
+    #[event_handler(
+        projection = "remote_balances",
+        event = "AccountEvent",
+        metadata = event.metadata,
+        parent = "child"
+    )]
+    pub fn apply(&mut self, event: &RemoteEvent) -> Result<i64, UnknownEvent> {
+        let balance = self.balances.entry(event.stream).or_default();
+        match event.kind.as_str() {
+            "Opened" => {}
+            "Deposited" => *balance += event.amount as i64,
+            "Withdrawn" => *balance -= event.amount as i64,
+            other => return Err(UnknownEvent(other.to_owned())),
+        }
+        Ok(*balance)
+    }
+
+    /// The balance of an account.
+    pub fn balance(&self, stream: u64) -> i64 {
+        self.balances.get(&stream).copied().unwrap_or_default()
+    }
+}
+
+/// Serves `POST /events` on `listener` until `events` events were projected.
+pub fn serve(listener: &TcpListener, events: usize) -> std::io::Result<RemoteBalances> {
+    let mut balances = RemoteBalances::default();
+    let mut projected = 0;
+    while projected < events {
+        let (stream, _) = listener.accept()?;
+        if let Some(event) = read_event(&stream) {
+            let status = match balances.apply(&event) {
+                Ok(_) => "204 No Content",
+                Err(_) => "422 Unprocessable Entity",
+            };
+            projected += 1;
+            respond(&stream, status);
+        } else {
+            respond(&stream, "400 Bad Request");
+        }
+    }
+    Ok(balances)
+}
+
+fn read_event(stream: &TcpStream) -> Option<RemoteEvent> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    if !line.starts_with("POST /events ") {
+        return None;
+    }
+    let mut length = 0usize;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).ok()?;
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().ok()?;
+            }
+        }
+    }
+    if length > 1 << 20 {
+        return None;
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    decode(&body)
+}
+
+fn respond(mut stream: &TcpStream, status: &str) {
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+}
