@@ -344,7 +344,7 @@ impl Drop for AsyncCallGuard {
         // A context that was never handed out (the future was dropped before its first poll).
         Context::discard(self.context.take());
         if let Some(pending) = self.pending.take() {
-            journal_async(&self.guard, pending);
+            journal_async(&self.guard, *pending);
         }
         if let (Some(site), Some(trace)) = (self.guard.site, self.trace) {
             if !trace.is_sampled() && self.guard.outcome().is_failure() {
@@ -392,10 +392,10 @@ fn keep_error(
 /// right after).
 #[cold]
 #[inline(never)]
-fn journal_async(guard: &CallGuard, pending: Box<crate::trace::Pending>) {
+fn journal_async(guard: &CallGuard, pending: crate::trace::Pending) {
     if let (Some(site), Some(clock)) = (guard.site, Timebase::get()) {
         let nanos = clock.nanos(clock.now().saturating_sub(guard.start));
-        crate::trace::journal_record_pending(site.meta(), *pending, guard.outcome(), nanos);
+        crate::trace::journal_record_pending(site.meta(), pending, guard.outcome(), nanos);
     }
 }
 
