@@ -131,13 +131,13 @@ fn write_results(
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join(format!("{detector}_{}", series.file));
     let mut text = String::from("timestamp,value,anomaly_score,label\n");
-    for i in 0..scores.len() {
+    for (i, score) in scores.iter().enumerate() {
         let t = series.timestamps[i];
         let label = u8::from(windows.iter().any(|(s, e)| (*s..=*e).contains(&t)));
         let _ = writeln!(
             text,
-            "{},{},{},{label}",
-            series.raw_timestamps[i], series.raw_values[i], scores[i]
+            "{},{},{score},{label}",
+            series.raw_timestamps[i], series.raw_values[i]
         );
     }
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))

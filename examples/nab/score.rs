@@ -91,7 +91,7 @@ impl Scorer {
         let mut current: Option<usize> = None;
         let mut previous: Option<(usize, usize)> = None; // (right index, width)
         let mut next = 0;
-        for i in 0..n {
+        for (i, &score) in scores.iter().enumerate() {
             if current.is_none() && next < bounds.len() && i == bounds[next].0 {
                 current = Some(next);
                 next += 1;
@@ -113,7 +113,7 @@ impl Scorer {
             };
             if i >= probation {
                 self.rows.push(Row {
-                    score: scores[i],
+                    score,
                     window,
                     weight,
                 });

@@ -291,7 +291,9 @@ impl AnomalyService {
                 series.level = Some(level + 0.05 * (point.value - level));
             }
             let change = (point.value - level).abs();
-            if !a.anomaly || !(change >= series.min_change * level.abs()) {
+            // NaN compares false: a NaN change is no news either.
+            let news = change >= series.min_change * level.abs();
+            if !a.anomaly || !news {
                 return None;
             }
             let anomaly = Anomaly {
