@@ -122,10 +122,13 @@ impl Drop for Million {
     }
 }
 
+/// A named query built from the target request's context.
+type NamedQuery = (&'static str, fn(&Context) -> Query);
+
 fn search(c: &mut Criterion) {
     let mut million: Option<Million> = None;
     let mut group = c.benchmark_group("logs/search_1m");
-    let queries: [(&str, fn(&Context) -> Query); 4] = [
+    let queries: [NamedQuery; 4] = [
         ("trace_id", |t| Query {
             trace_id: Some(t.trace.trace_id()),
             ..Query::default()
