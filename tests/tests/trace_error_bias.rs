@@ -93,7 +93,9 @@ fn every_failing_call_is_exported_and_nothing_else() {
     guard.flush();
 
     let expected = 20 + 20 + 3;
-    receiver.received.wait_for(Duration::from_secs(10), |s| s.len() >= expected);
+    receiver
+        .received
+        .wait_for(Duration::from_secs(10), |s| s.len() >= expected);
     std::thread::sleep(Duration::from_millis(300));
     let spans = receiver.received.spans();
     assert_eq!(spans.len(), expected, "exactly the failing calls");

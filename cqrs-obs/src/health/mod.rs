@@ -45,8 +45,8 @@ pub(crate) use endpoint::routes;
 pub use endpoint::HEALTH_JSON;
 pub use format::{ietf, probe, spring, ShowDetails};
 pub use registry::{Component, Registry, Selector, Snapshot, Transition};
-pub use status::{HealthStatus, IntoHealthStatus, Observed, Report, Status};
 pub(crate) use status::rfc3339;
+pub use status::{HealthStatus, IntoHealthStatus, Observed, Report, Status};
 
 /// Errors of the health module.
 #[derive(Debug, thiserror::Error)]
