@@ -9,12 +9,14 @@
 //! OTEL_SERVICE_NAME=bank-commands cargo run --example bank_split -- command --projection 127.0.0.1:7070 --deposits 10
 //! ```
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use cqrs_obs::event_handler;
 use cqrs_obs_examples::account::{Deposit, OpenAccount, Origin};
-use cqrs_obs_examples::split;
+use cqrs_obs_examples::split::{self, RemoteEvent};
 use cqrs_obs_examples::{AccountId, Bank, Command};
 
 /// The bank split over two processes.
@@ -92,13 +94,44 @@ fn command(projection: SocketAddr, deposits: u64) -> Result<(), Box<dyn std::err
     Ok(())
 }
 
+/// The remote read model: balances per account.
+#[derive(Debug, Default)]
+struct RemoteBalances {
+    balances: HashMap<u64, i64>,
+}
+
+/// An event type the projection does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown event type `{0}`")]
+struct UnknownEvent(String);
+
+impl RemoteBalances {
+    /// Applies one event, continuing the command's trace: the span is a child of the span
+    /// that appended the event (for events younger than the default age).
+    #[event_handler(
+        projection = "remote_balances",
+        event = "AccountEvent",
+        metadata = event.metadata,
+        parent = "child"
+    )]
+    fn apply(&mut self, event: &RemoteEvent) -> Result<i64, UnknownEvent> {
+        let balance = self.balances.entry(event.stream).or_default();
+        match event.kind.as_str() {
+            "Opened" => {}
+            "Deposited" => *balance += event.amount as i64,
+            "Withdrawn" => *balance -= event.amount as i64,
+            other => return Err(UnknownEvent(other.to_owned())),
+        }
+        Ok(*balance)
+    }
+}
+
 fn project(listen: SocketAddr, events: usize) -> Result<(), Box<dyn std::error::Error>> {
     let listener = TcpListener::bind(listen)?;
     println!("listening on {}", listener.local_addr()?);
-    let balances = split::serve(&listener, events)?;
-    println!(
-        "projected {events} events; balance of account 1: {}",
-        balances.balance(1)
-    );
+    let mut balances = RemoteBalances::default();
+    split::serve(&listener, events, |event| balances.apply(event).is_ok())?;
+    let balance = balances.balances.get(&1).copied().unwrap_or_default();
+    println!("projected {events} events; balance of account 1: {balance}");
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The bank split over two processes: the command side appends events and sends each one over
 //! HTTP to a projection service in another process, which projects it with an event handler
-//! that continues the command's trace (`parent = "child"`). The event's metadata — and so its
+//! that continues the command's trace (`parent = "child"`; see `examples/bank_split`). The event's metadata — and so its
 //! `traceparent` — travels in the request body, so one trace crosses both services.
 //!
 //! The wire format is one JSON object per event:
@@ -10,8 +10,6 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
-
-use cqrs_obs::event_handler;
 
 use crate::account::{AccountEnvelope, AccountEvent};
 
@@ -113,61 +111,31 @@ pub fn send(addr: SocketAddr, envelope: &AccountEnvelope) -> Result<(), SplitErr
     }
 }
 
-/// The remote read model: balances per account.
-#[derive(Debug, Default)]
-pub struct RemoteBalances {
-    balances: HashMap<u64, i64>,
-}
-
-/// Why the remote projection refused an event.
-#[derive(Debug, thiserror::Error)]
-#[error("unknown event type `{0}`")]
-pub struct UnknownEvent(String);
-
-impl RemoteBalances {
-    /// Applies one event. Continues the command's trace: the span is a child of the span that
-    /// appended the event (for events younger than the default age).
-    #[event_handler(
-        projection = "remote_balances",
-        event = "AccountEvent",
-        metadata = event.metadata,
-        parent = "child"
-    )]
-    pub fn apply(&mut self, event: &RemoteEvent) -> Result<i64, UnknownEvent> {
-        let balance = self.balances.entry(event.stream).or_default();
-        match event.kind.as_str() {
-            "Opened" => {}
-            "Deposited" => *balance += event.amount as i64,
-            "Withdrawn" => *balance -= event.amount as i64,
-            other => return Err(UnknownEvent(other.to_owned())),
-        }
-        Ok(*balance)
-    }
-
-    /// The balance of an account.
-    pub fn balance(&self, stream: u64) -> i64 {
-        self.balances.get(&stream).copied().unwrap_or_default()
-    }
-}
-
-/// Serves `POST /events` on `listener` until `events` events were projected.
-pub fn serve(listener: &TcpListener, events: usize) -> std::io::Result<RemoteBalances> {
-    let mut balances = RemoteBalances::default();
-    let mut projected = 0;
-    while projected < events {
+/// Serves `POST /events` on `listener` until `events` events were handled, passing each to
+/// `handle` (the projection: an `#[event_handler]` with `metadata = event.metadata`). Answers
+/// 204 when `handle` accepts the event, 422 when it refuses it, 400 for anything else.
+pub fn serve(
+    listener: &TcpListener,
+    events: usize,
+    mut handle: impl FnMut(&RemoteEvent) -> bool,
+) -> std::io::Result<()> {
+    let mut handled = 0;
+    while handled < events {
         let (stream, _) = listener.accept()?;
-        if let Some(event) = read_event(&stream) {
-            let status = match balances.apply(&event) {
-                Ok(_) => "204 No Content",
-                Err(_) => "422 Unprocessable Entity",
-            };
-            projected += 1;
-            respond(&stream, status);
-        } else {
-            respond(&stream, "400 Bad Request");
+        match read_event(&stream) {
+            Some(event) => {
+                let status = if handle(&event) {
+                    "204 No Content"
+                } else {
+                    "422 Unprocessable Entity"
+                };
+                handled += 1;
+                respond(&stream, status);
+            }
+            None => respond(&stream, "400 Bad Request"),
         }
     }
-    Ok(balances)
+    Ok(())
 }
 
 fn read_event(stream: &TcpStream) -> Option<RemoteEvent> {

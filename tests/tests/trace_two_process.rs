@@ -17,6 +17,22 @@ use cqrs_obs_tests::otlp::{hex, str_attr, Receiver};
 use cqrs_obs_tests::peer::{free_port, loopback, wait_until};
 
 const ROLE: &str = "CQRS_OBS_TEST_PROJECTION_ADDR";
+
+/// The remote projection: continues the command's trace.
+#[cqrs_obs::event_handler(
+    projection = "remote_balances",
+    event = "AccountEvent",
+    metadata = event.metadata,
+    parent = "child"
+)]
+fn project(balance: &mut u64, event: &split::RemoteEvent) -> Result<u64, std::fmt::Error> {
+    match event.kind.as_str() {
+        "Opened" => {}
+        "Deposited" => *balance += event.amount,
+        _ => return Err(std::fmt::Error),
+    }
+    Ok(*balance)
+}
 const EVENTS: usize = 6;
 
 fn init(service: &str, endpoint: String) -> cqrs_obs::ObsGuard {
@@ -40,8 +56,12 @@ fn projection_process() {
     let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").unwrap();
     let guard = init("bank-projection", endpoint);
     let listener = std::net::TcpListener::bind(&addr).unwrap();
-    let balances = split::serve(&listener, EVENTS).unwrap();
-    assert_eq!(balances.balance(1), 15);
+    let mut balance = 0;
+    split::serve(&listener, EVENTS, |event| {
+        project(&mut balance, event).is_ok()
+    })
+    .unwrap();
+    assert_eq!(balance, 15);
     guard.flush();
 }
 
