@@ -58,6 +58,7 @@ pub use settings::{LogsError, PipelineConfig, DEFAULT_QUEUE};
 pub use sink::{ConsoleFormat, FileConfig, LokiFormat, SinkConfig, SinkKind, SinkStats};
 pub use stats::{normalise_message, ErrorPattern, Stats, TOP_PATTERNS};
 pub use store::{Store, StoreConfig, StoreError};
+pub(crate) use time::civil_from_days;
 pub use time::{parse_duration, TimeError, Timestamp};
 
 /// The admin routes of this module (`/logs`, `/logs/stats`).
