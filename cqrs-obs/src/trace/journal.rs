@@ -164,44 +164,43 @@ pub(crate) fn record_sent(ctx: &Context) {
 /// The chain of causes of a message or call, root first and ending with `operation_id`
 /// itself: each step is the message that caused the next, as far as the journal remembers.
 pub fn causation_chain(operation_id: &str) -> Vec<String> {
+    let Some(start) = Id::from_text(operation_id) else {
+        return vec![operation_id.to_owned()];
+    };
     let calls = JOURNAL.lock().unwrap_or_else(|e| e.into_inner());
     let edges = EDGES.lock().unwrap_or_else(|e| e.into_inner());
-    let cause_of = |id: &str| -> Option<String> {
-        let from_call = calls.iter().rev().find_map(|r| {
-            let handled = r.message_id.as_ref().is_some_and(|m| m.to_string() == id);
-            handled
-                .then(|| r.causation_id.as_ref().map(Id::to_string))
-                .flatten()
-        });
+    let cause_of = |id: &Id| -> Option<Id> {
+        let from_call = calls
+            .iter()
+            .rev()
+            .find(|r| r.message_id.as_ref() == Some(id))
+            .and_then(|r| r.causation_id.clone());
         from_call.or_else(|| {
             edges
                 .iter()
                 .rev()
-                .find(|(_, effect)| effect.to_string() == id)
-                .map(|(cause, _)| cause.to_string())
+                .find(|(_, effect)| effect == id)
+                .map(|(cause, _)| cause.clone())
         })
     };
-    let mut chain = vec![operation_id.to_owned()];
+    let mut chain = vec![start];
     while chain.len() < 256 {
-        match cause_of(chain.last().map(String::as_str).unwrap_or_default()) {
+        match chain.last().and_then(cause_of) {
             Some(cause) if !chain.contains(&cause) => chain.push(cause),
             _ => break,
         }
     }
-    chain.reverse();
-    chain
+    chain.iter().rev().map(Id::to_string).collect()
 }
 
 /// The messages sent within `calls` (their causes are messages the calls handled).
 fn sent_within(calls: &[CallRecord]) -> Vec<SentView> {
-    let handled: std::collections::HashSet<String> = calls
-        .iter()
-        .filter_map(|r| r.message_id.as_ref().map(Id::to_string))
-        .collect();
+    let handled: std::collections::HashSet<&Id> =
+        calls.iter().filter_map(|r| r.message_id.as_ref()).collect();
     let edges = EDGES.lock().unwrap_or_else(|e| e.into_inner());
     edges
         .iter()
-        .filter(|(cause, _)| handled.contains(&cause.to_string()))
+        .filter(|(cause, _)| handled.contains(cause))
         .map(|(cause, effect)| SentView {
             message_id: effect.to_string(),
             causation_id: cause.to_string(),
@@ -225,17 +224,17 @@ pub struct SentView {
 /// assert!(cqrs_obs::trace::conversation("no-such-conversation").is_empty());
 /// ```
 pub fn conversation(id: &str) -> Vec<CallRecord> {
+    let Some(wanted) = Id::from_text(id) else {
+        return Vec::new();
+    };
+    let trace_id = id.parse::<crate::propagation::TraceId>().ok();
     let journal = JOURNAL.lock().unwrap_or_else(|e| e.into_inner());
-    let by_trace = journal
-        .iter()
-        .find(|r| r.trace.trace_id().to_string() == id)
-        .map(|r| r.correlation_id.clone());
+    let correlation = trace_id
+        .and_then(|t| journal.iter().find(|r| r.trace.trace_id() == t))
+        .map_or(wanted, |r| r.correlation_id.clone());
     let mut calls: Vec<CallRecord> = journal
         .iter()
-        .filter(|r| match &by_trace {
-            Some(correlation) => &r.correlation_id == correlation,
-            None => r.correlation_id.to_string() == id,
-        })
+        .filter(|r| r.correlation_id == correlation)
         .cloned()
         .collect();
     drop(journal);
