@@ -28,6 +28,22 @@ impl Window {
         }
     }
 
+    /// Judges `value` against the window with `judge` (once the window is ready), then adds
+    /// it: the update step of both detectors here.
+    #[inline]
+    fn judge_then_push(&mut self, value: f64, judge: fn(&Window, f64) -> Verdict) -> Verdict {
+        let Some(x) = clamp_input(value) else {
+            return Verdict::NONE;
+        };
+        let verdict = if self.ready() {
+            judge(self, x)
+        } else {
+            Verdict::NONE
+        };
+        self.push(x);
+        verdict
+    }
+
     #[inline]
     fn ready(&self) -> bool {
         self.sorted.len() >= self.min_points
@@ -183,16 +199,7 @@ impl Detector for Iqr {
 
     #[inline]
     fn update(&mut self, _timestamp_ms: i64, value: f64) -> Verdict {
-        let Some(x) = clamp_input(value) else {
-            return Verdict::NONE;
-        };
-        let verdict = if self.w.ready() {
-            self.w.iqr(x)
-        } else {
-            Verdict::NONE
-        };
-        self.w.push(x);
-        verdict
+        self.w.judge_then_push(value, Window::iqr)
     }
 
     fn reset(&mut self) {
@@ -236,16 +243,7 @@ impl Detector for Mad {
 
     #[inline]
     fn update(&mut self, _timestamp_ms: i64, value: f64) -> Verdict {
-        let Some(x) = clamp_input(value) else {
-            return Verdict::NONE;
-        };
-        let verdict = if self.w.ready() {
-            self.w.mad(x)
-        } else {
-            Verdict::NONE
-        };
-        self.w.push(x);
-        verdict
+        self.w.judge_then_push(value, Window::mad)
     }
 
     fn reset(&mut self) {
