@@ -291,9 +291,7 @@ pub(crate) fn parse_http_url(
 ) -> Result<Option<String>, ConfigError> {
     let trimmed = value.trim();
     match trimmed.strip_prefix("http://") {
-        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && !rest.contains(char::is_whitespace) => {
-            Ok(Some(trimmed.to_owned()))
-        }
+        Some(rest) if has_authority(rest) => Ok(Some(trimmed.to_owned())),
         _ => Err(ConfigError {
             var,
             value: value.to_owned(),
@@ -332,6 +330,11 @@ pub(crate) fn parse_index(var: &'static str, value: &str) -> Result<Option<Strin
     }
 }
 
+/// Whether what follows a URL's scheme names a host: not empty, not a path, no whitespace.
+fn has_authority(rest: &str) -> bool {
+    !rest.is_empty() && !rest.starts_with('/') && !rest.contains(char::is_whitespace)
+}
+
 pub(crate) fn parse_endpoint(
     var: &'static str,
     value: &str,
@@ -341,13 +344,7 @@ pub(crate) fn parse_endpoint(
         .strip_prefix("http://")
         .or_else(|| trimmed.strip_prefix("https://"));
     match rest {
-        Some(rest)
-            if !rest.is_empty()
-                && !rest.starts_with('/')
-                && !rest.contains(char::is_whitespace) =>
-        {
-            Ok(Some(trimmed.to_owned()))
-        }
+        Some(rest) if has_authority(rest) => Ok(Some(trimmed.to_owned())),
         _ => Err(ConfigError {
             var,
             value: value.to_owned(),
