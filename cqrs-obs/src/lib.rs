@@ -5,6 +5,8 @@
 pub mod admin;
 pub mod anomaly;
 pub mod context;
+#[cfg(feature = "cqrs-es")]
+pub mod cqrs_es;
 pub mod dashboards;
 pub mod handler;
 pub mod health;

@@ -24,11 +24,19 @@ pub(crate) struct Local {
     /// Random per-thread prefix (0 until drawn) and a counter.
     ids: Cell<(u64, u64)>,
     shard: Cell<usize>,
+    /// The address of a handler site whose nested calls record nothing while a wrapper that
+    /// already records the call under that site is being polled on this thread (0: none).
+    pub(crate) absorbing: Cell<usize>,
 }
 
 thread_local! {
     pub(crate) static LOCAL: Local = const {
-        Local { stack: RefCell::new(Vec::new()), ids: Cell::new((0, 0)), shard: Cell::new(UNCLAIMED) }
+        Local {
+            stack: RefCell::new(Vec::new()),
+            ids: Cell::new((0, 0)),
+            shard: Cell::new(UNCLAIMED),
+            absorbing: Cell::new(0),
+        }
     };
 }
 

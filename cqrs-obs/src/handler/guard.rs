@@ -132,6 +132,26 @@ fn start_span(
 
 const NO_OUTCOME: u8 = u8::MAX;
 
+/// What [`Local::absorbing`](crate::local::Local) holds for `site`.
+#[inline(always)]
+pub(crate) fn site_addr(site: &'static HandlerSite) -> usize {
+    site as *const HandlerSite as usize
+}
+
+/// The guard of an async call that records nothing because a wrapper around it already records
+/// the call (see [`Local::absorbing`](crate::local::Local)): its body keeps the wrapper's
+/// context. Also the guard when thread-locals are gone (no context then).
+#[cold]
+#[inline(never)]
+fn absorbed() -> AsyncCallGuard {
+    AsyncCallGuard {
+        guard: CallGuard::inert(),
+        context: ManuallyDrop::new(LOCAL.try_with(|_| crate::context::current()).ok().flatten()),
+        pending: None,
+        trace: None,
+    }
+}
+
 /// Times one handler call and records it when dropped.
 ///
 /// If [`finish`](CallGuard::finish) was not called before the drop, the call is recorded as
@@ -183,6 +203,9 @@ impl CallGuard {
             span: ManuallyDrop::new(None),
         };
         let installed = LOCAL.try_with(|local| {
+            if local.absorbing.get() == site_addr(site) {
+                return false;
+            }
             let mut stack = local.stack.borrow_mut();
             let current = stack.last().and_then(Option::as_ref);
             let (mut ctx, origin) = parent.derive(kind, local, current);
@@ -195,9 +218,10 @@ impl CallGuard {
             stack.push(Some(ctx));
             guard.shard = local.shard();
             site.record_start(guard.shard);
+            true
         });
         parent.release();
-        if installed.is_err() {
+        if installed != Ok(true) {
             return CallGuard::inert();
         }
         if let Some(span) = &*guard.span {
@@ -222,9 +246,12 @@ impl CallGuard {
             return inert();
         };
         let kind = site.meta().kind;
-        let Ok((shard, ctx, span, pending)) = LOCAL.try_with(|local| {
+        let Ok(Some((shard, ctx, span, pending))) = LOCAL.try_with(|local| {
             let stack = local.stack.borrow();
             let current = stack.last().and_then(Option::as_ref);
+            if local.absorbing.get() == site_addr(site) {
+                return None;
+            }
             let (mut ctx, origin) = parent.derive(kind, local, current);
             let span = if ctx.is_sampled() && crate::trace::has_tracer() {
                 start_span(site, &mut ctx, origin, current, parent.producer())
@@ -234,10 +261,10 @@ impl CallGuard {
             let shard = local.shard();
             site.record_start(shard);
             let pending = crate::trace::Pending::of(&ctx);
-            (shard, ctx, span, pending)
+            Some((shard, ctx, span, pending))
         }) else {
             parent.release();
-            return inert();
+            return absorbed();
         };
         parent.release();
         AsyncCallGuard {

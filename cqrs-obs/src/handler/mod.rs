@@ -9,6 +9,7 @@ mod outcome;
 mod site;
 mod timebase;
 
+pub(crate) use guard::site_addr;
 pub use guard::{enable, is_enabled};
 #[doc(hidden)]
 pub use guard::{AsyncCallGuard, CallGuard, Parent, ParentMode};
@@ -35,7 +36,49 @@ inventory::collect!(Registration);
 /// }
 /// ```
 pub fn registered() -> impl Iterator<Item = &'static HandlerSite> {
-    inventory::iter::<Registration>.into_iter().map(|r| r.0)
+    let added = added()
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    inventory::iter::<Registration>
+        .into_iter()
+        .map(|r| r.0)
+        .chain(added.clone())
+}
+
+fn added() -> &'static std::sync::RwLock<Vec<&'static HandlerSite>> {
+    static ADDED: std::sync::RwLock<Vec<&'static HandlerSite>> = std::sync::RwLock::new(Vec::new());
+    &ADDED
+}
+
+/// Registers a handler that no macro annotates (one found at run time, such as a framework's
+/// generic command dispatch): it is recorded, exposed and evaluated like the annotated ones.
+///
+/// The site lives for the rest of the process (about 13 KiB): call this once per handler, not
+/// per call. [`registered`] lists it after the annotated handlers.
+///
+/// ```
+/// use cqrs_obs::handler::{self, HandlerKind, HandlerMeta};
+/// let site = handler::register(HandlerMeta {
+///     kind: HandlerKind::Command,
+///     name: "open_account",
+///     message: "OpenAccount",
+///     aggregate: Some("Account"),
+///     projection: None,
+///     saga: None,
+///     module: module_path!(),
+///     file: file!(),
+///     line: line!(),
+///     is_async: true,
+/// });
+/// assert!(handler::registered().any(|s| std::ptr::eq(s, site)));
+/// ```
+pub fn register(meta: HandlerMeta) -> &'static HandlerSite {
+    let site: &'static HandlerSite = Box::leak(Box::new(HandlerSite::new(meta)));
+    added()
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(site);
+    site
 }
 
 /// Snapshots of every registered handler.

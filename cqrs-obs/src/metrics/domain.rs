@@ -47,6 +47,29 @@ pub fn report_projection_gap(projection: &'static str, events: u64) {
     ::metrics::gauge!(names::PROJECTION_GAP, label::PROJECTION => projection).set(events as f64);
 }
 
+/// Records one aggregate load of `aggregate` that took `duration`
+/// (`cqrs_aggregate_load_duration_seconds{aggregate}`) and, when known, how many events it
+/// replayed (`cqrs_aggregate_events_replayed{aggregate}`; unknown for a load that started
+/// from a snapshot of a store that does not say how old the snapshot was).
+///
+/// ```
+/// use std::time::Duration;
+/// cqrs_obs::metrics::aggregate_loaded("Account", Duration::from_micros(120), Some(7));
+/// ```
+pub fn aggregate_loaded(aggregate: &'static str, duration: Duration, events_replayed: Option<u64>) {
+    ::metrics::histogram!(names::AGGREGATE_LOAD_DURATION, label::AGGREGATE => aggregate)
+        .record(duration.as_secs_f64());
+    if let Some(events) = events_replayed {
+        ::metrics::histogram!(names::AGGREGATE_EVENTS_REPLAYED, label::AGGREGATE => aggregate)
+            .record(events as f64);
+    }
+}
+
+/// The bucket bounds of `cqrs_aggregate_events_replayed`.
+pub(crate) const REPLAYED_BUCKETS: [f64; 13] = [
+    0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 5000.0, 10000.0,
+];
+
 /// The bucket bounds of `cqrs_event_end_to_end_seconds`: the handler histograms' bounds.
 pub(crate) fn end_to_end_buckets() -> Vec<f64> {
     crate::handler::BUCKET_BOUNDS_NANOS

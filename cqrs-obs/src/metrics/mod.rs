@@ -11,7 +11,7 @@ mod domain;
 pub mod exposition;
 pub mod names;
 
-pub use domain::{event_projected, events_appended, report_projection_gap};
+pub use domain::{aggregate_loaded, event_projected, events_appended, report_projection_gap};
 
 use std::sync::OnceLock;
 
@@ -27,10 +27,19 @@ pub(crate) fn install_recorder() -> bool {
     if FACADE.get().is_some() {
         return true;
     }
-    let builder = PrometheusBuilder::new().set_buckets_for_metric(
-        metrics_exporter_prometheus::Matcher::Full(names::EVENT_END_TO_END.to_owned()),
-        &domain::end_to_end_buckets(),
-    );
+    use metrics_exporter_prometheus::Matcher::Full;
+    let durations = domain::end_to_end_buckets();
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Full(names::EVENT_END_TO_END.to_owned()), &durations)
+        .and_then(|b| {
+            b.set_buckets_for_metric(Full(names::AGGREGATE_LOAD_DURATION.to_owned()), &durations)
+        })
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Full(names::AGGREGATE_EVENTS_REPLAYED.to_owned()),
+                &domain::REPLAYED_BUCKETS,
+            )
+        });
     let recorder = match builder {
         Ok(builder) => builder.build_recorder(),
         Err(_) => PrometheusBuilder::new().build_recorder(),
@@ -61,6 +70,15 @@ fn describe() {
         names::EVENT_END_TO_END,
         metrics::Unit::Seconds,
         names::help(names::EVENT_END_TO_END).unwrap_or_default()
+    );
+    metrics::describe_histogram!(
+        names::AGGREGATE_LOAD_DURATION,
+        metrics::Unit::Seconds,
+        names::help(names::AGGREGATE_LOAD_DURATION).unwrap_or_default()
+    );
+    metrics::describe_histogram!(
+        names::AGGREGATE_EVENTS_REPLAYED,
+        names::help(names::AGGREGATE_EVENTS_REPLAYED).unwrap_or_default()
     );
     metrics::describe_gauge!(
         names::PROJECTION_GAP,
