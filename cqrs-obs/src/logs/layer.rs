@@ -1,20 +1,18 @@
-//! The capture layer: turns each `tracing` event into a [`LogEntry`] on the application
-//! thread and hands it to the pipeline through a bounded queue without ever blocking; when
-//! the queue is full the entry is dropped and counted.
+//! The capture layer: records each `tracing` event on the application thread in a compact
+//! [`Record`](super::record::Record) and hands it to the pipeline through a bounded queue
+//! without ever blocking (the pipeline thread builds the [`LogEntry`](super::LogEntry)); when
+//! the queue is full the event is dropped and counted.
 
-use std::borrow::Cow;
 use std::cell::Cell;
-use std::fmt::{self, Write};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
-use super::entry::{ErrorInfo, FieldValue, Level, LogEntry};
+use super::record::{Ids, SpanFields, SpanVisitor};
 use super::ring::Ring;
 
 /// The application side of a pipeline: the ring of entry slots, and what wakes the
@@ -94,136 +92,8 @@ impl LogLayer {
     }
 }
 
-/// Fields recorded on a span, kept for the events inside it.
-struct SpanFields(Vec<(&'static str, FieldValue)>);
-
-struct Visitor<'a> {
-    entry: &'a mut LogEntry,
-}
-
-fn type_from_debug(debug: &str) -> Option<String> {
-    let name: String = debug
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
-        .collect();
-    (!name.is_empty() && name.chars().next().is_some_and(char::is_alphabetic)).then_some(name)
-}
-
-impl Visitor<'_> {
-    fn put(&mut self, field: &Field, value: FieldValue) {
-        match (field.name(), value) {
-            ("aggregate_id", v) => self.entry.aggregate_id = Some(v.to_string()),
-            ("event_type", v) => self.entry.event_type = Some(v.to_string()),
-            ("error", v) if self.entry.error.is_none() => {
-                self.entry.error = Some(ErrorInfo {
-                    r#type: None,
-                    message: v.to_string(),
-                    chain: Vec::new(),
-                });
-            }
-            (name, v) => self.entry.fields.push((Cow::Borrowed(name), v)),
-        }
-    }
-}
-
-impl Visit for Visitor<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.entry.message, "{value:?}");
-        } else {
-            self.put(field, FieldValue::Str(format!("{value:?}")));
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.entry.message.push_str(value);
-        } else {
-            self.put(field, FieldValue::Str(value.to_owned()));
-        }
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, FieldValue::I64(value));
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, FieldValue::U64(value));
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.put(field, FieldValue::F64(value));
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, FieldValue::Bool(value));
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        let mut chain = Vec::new();
-        let mut source = value.source();
-        while let Some(cause) = source {
-            chain.push(cause.to_string());
-            source = cause.source();
-        }
-        let info = ErrorInfo {
-            r#type: type_from_debug(&format!("{value:?}")),
-            message: value.to_string(),
-            chain,
-        };
-        if self.entry.error.is_none() || field.name() == "error" {
-            self.entry.error = Some(info);
-        } else {
-            self.entry
-                .fields
-                .push((Cow::Borrowed(field.name()), FieldValue::Str(info.message)));
-        }
-    }
-}
-
-struct SpanVisitor<'a>(&'a mut Vec<(&'static str, FieldValue)>);
-
-impl Visit for SpanVisitor<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .push((field.name(), FieldValue::Str(format!("{value:?}"))));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0
-            .push((field.name(), FieldValue::Str(value.to_owned())));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.push((field.name(), FieldValue::I64(value)));
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.push((field.name(), FieldValue::U64(value)));
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.push((field.name(), FieldValue::Bool(value)));
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.push((field.name(), FieldValue::F64(value)));
-    }
-}
-
-/// Adds the fields of an enclosing span the event does not have.
-fn add_span_fields(entry: &mut LogEntry, fields: &[(&'static str, FieldValue)]) {
-    for (name, value) in fields {
-        match *name {
-            "aggregate_id" if entry.aggregate_id.is_none() => {
-                entry.aggregate_id = Some(value.to_string())
-            }
-            "event_type" if entry.event_type.is_none() => {
-                entry.event_type = Some(value.to_string())
-            }
-            "aggregate_id" | "event_type" => {}
-            name if entry.field(name).is_none() => {
-                entry.fields.push((Cow::Borrowed(name), value.clone()))
-            }
-            _ => {}
-        }
-    }
-}
+/// The fields recorded on a span, kept (shared) for the events inside it.
+struct SpanFieldsExt(SpanFields);
 
 impl<S> Layer<S> for LogLayer
 where
@@ -236,7 +106,8 @@ where
         let mut fields = Vec::new();
         attrs.record(&mut SpanVisitor(&mut fields));
         if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(SpanFields(fields));
+            span.extensions_mut()
+                .insert(SpanFieldsExt(SpanFields::from(fields)));
         }
     }
 
@@ -245,12 +116,19 @@ where
         let mut ext = span.extensions_mut();
         let mut added = Vec::new();
         values.record(&mut SpanVisitor(&mut added));
-        match ext.get_mut::<SpanFields>() {
+        match ext.get_mut::<SpanFieldsExt>() {
             Some(fields) => {
-                fields.0.retain(|(k, _)| !added.iter().any(|(a, _)| a == k));
-                fields.0.extend(added);
+                // Events already captured keep the fields they saw.
+                let mut merged: Vec<_> = fields
+                    .0
+                    .iter()
+                    .filter(|(k, _)| !added.iter().any(|(a, _)| a == k))
+                    .cloned()
+                    .collect();
+                merged.extend(added);
+                fields.0 = SpanFields::from(merged);
             }
-            None => ext.insert(SpanFields(added)),
+            None => ext.insert(SpanFieldsExt(SpanFields::from(added))),
         }
     }
 
@@ -262,24 +140,16 @@ where
             return;
         }
         let meta = event.metadata();
-        capture.ring.push_with(|entry| {
-            entry.timestamp = super::Timestamp::now();
-            entry.level = Level::from(meta.level());
-            entry.target = Cow::Borrowed(meta.target());
-            event.record(&mut Visitor { entry });
-            crate::context::with_current(|c| {
-                if let Some(c) = c {
-                    entry.trace_id = Some(c.trace.trace_id());
-                    entry.span_id = Some(c.trace.span_id());
-                    entry.correlation_id = Some(c.correlation_id.clone());
-                    entry.causation_id.clone_from(&c.causation_id);
-                }
-            });
+        // Only what must be read now is read here; the pipeline thread builds the entry.
+        capture.ring.push_with(|record| {
+            record.timestamp = super::Timestamp::now();
+            record.meta = Some(meta);
+            event.record(record);
+            record.ids = crate::context::with_current(|c| c.map(Ids::of));
             if let Some(scope) = ctx.event_scope(event) {
                 for span in scope {
-                    let ext = span.extensions();
-                    if let Some(fields) = ext.get::<SpanFields>() {
-                        add_span_fields(entry, &fields.0);
+                    if let Some(fields) = span.extensions().get::<SpanFieldsExt>() {
+                        record.spans.push(fields.0.clone());
                     }
                 }
             }

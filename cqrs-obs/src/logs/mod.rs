@@ -42,6 +42,7 @@ mod layer;
 mod mask;
 mod pipeline;
 mod query;
+mod record;
 mod ring;
 mod settings;
 mod sink;

@@ -1,21 +1,26 @@
-//! The capture queue: a bounded multi-producer, single-consumer ring of reusable entry slots
+//! The capture queue: a bounded multi-producer, single-consumer ring of reusable record slots
 //! (D. Vyukov's bounded queue, with a mutex per slot that is never contended: a producer
 //! holds it only between claiming the slot and publishing it, the consumer only after).
 //!
-//! A producer claims a slot with one compare-and-swap, fills the entry in place — reusing the
-//! strings and vectors of an entry the pipeline already processed, so a steady stream of
-//! events allocates nothing — and publishes it. A full ring costs the producer one load and
-//! one counter increment: the entry is neither built nor queued.
+//! A producer claims a slot with one compare-and-swap, fills the slot's [`Record`] in place —
+//! reusing the buffers of the record the pipeline already converted, so a steady stream of
+//! events allocates nothing — and publishes it. Records live inline in the slot array, so
+//! consecutive events write neighbouring memory. A full ring costs the producer one load and
+//! one counter increment: the record is neither filled nor queued.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::entry::LogEntry;
+use super::record::Record;
 
+// `repr(C)`: the sequence number and the mutex's lock word (the first field of a `Mutex`)
+// share the slot's first cache line, so a producer's claim touches one line before it writes.
+#[repr(C, align(64))]
 struct Slot {
     /// `pos`: free for the producer of ticket `pos`; `pos + 1`: filled by it.
     seq: AtomicUsize,
-    entry: Mutex<Option<Box<LogEntry>>>,
+    record: Mutex<Record>,
 }
 
 /// Keeps a hot atomic on a cache line of its own.
@@ -47,7 +52,7 @@ impl Ring {
             slots: (0..n)
                 .map(|i| Slot {
                     seq: AtomicUsize::new(i),
-                    entry: Mutex::new(None),
+                    record: Mutex::new(Record::default()),
                 })
                 .collect(),
             mask: n - 1,
@@ -57,10 +62,10 @@ impl Ring {
         }
     }
 
-    /// Fills a free slot with `fill` (given a reset entry), or counts a drop when the ring is
-    /// full.
+    /// Fills a free slot with `fill` (given a cleared record), or counts a drop when the ring
+    /// is full.
     #[inline]
-    pub(crate) fn push_with(&self, fill: impl FnOnce(&mut LogEntry)) {
+    pub(crate) fn push_with(&self, fill: impl FnOnce(&mut Record)) {
         let mut pos = self.head.0.load(Ordering::Relaxed);
         loop {
             let slot = &self.slots[pos & self.mask];
@@ -75,13 +80,10 @@ impl Ring {
                 ) {
                     Ok(_) => {
                         {
-                            let mut guard =
-                                slot.entry.lock().unwrap_or_else(PoisonError::into_inner);
-                            let entry = guard.get_or_insert_with(|| {
-                                Box::new(LogEntry::new(super::Level::Info, "", String::new()))
-                            });
-                            reset(entry);
-                            fill(entry);
+                            let mut record =
+                                slot.record.lock().unwrap_or_else(PoisonError::into_inner);
+                            record.clear();
+                            fill(&mut record);
                         }
                         slot.seq.store(pos + 1, Ordering::Release);
                         return;
@@ -97,10 +99,10 @@ impl Ring {
         }
     }
 
-    /// Moves up to `max` published entries into `out`, giving their slots `spares` (processed
-    /// entries whose allocations producers reuse). Single consumer. Returns how many.
-    // Boxes, not entries, move between slots and these lists: a pointer instead of ~400 bytes,
-    // and an allocation a producer reuses.
+    /// Converts up to `max` published records into entries appended to `out`, reusing the
+    /// entries in `spares` (processed ones, whose allocations are kept). Single consumer.
+    /// Returns how many.
+    // Boxes, not entries, move between these lists: a pointer instead of ~400 bytes.
     #[allow(clippy::vec_box)]
     pub(crate) fn drain(
         &self,
@@ -115,13 +117,18 @@ impl Ring {
             if slot.seq.load(Ordering::Acquire) != pos + 1 {
                 break;
             }
-            let taken = {
-                let mut guard = slot.entry.lock().unwrap_or_else(PoisonError::into_inner);
-                std::mem::replace(&mut *guard, spares.pop())
+            let mut entry = match spares.pop() {
+                Some(mut e) => {
+                    reset(&mut e);
+                    e
+                }
+                None => Box::new(LogEntry::new(super::Level::Info, "", String::new())),
             };
-            if let Some(entry) = taken {
-                out.push(entry);
-            }
+            slot.record
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take_into(&mut entry);
+            out.push(entry);
             slot.seq.store(pos + self.mask + 1, Ordering::Release);
             pos += 1;
             n += 1;
@@ -157,10 +164,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fills_drains_drops_when_full_and_reuses_entries() {
+    fn fills_drains_drops_when_full_and_reuses_buffers() {
         let ring = Ring::new(3);
         for i in 0..6 {
-            ring.push_with(|e| e.message.push_str(&format!("m{i}")));
+            ring.push_with(|r| r.push_message(&format!("m{i}")));
         }
         assert_eq!(ring.dropped(), 2, "4 slots");
         let (mut out, mut spares) = (Vec::new(), Vec::new());
@@ -168,19 +175,19 @@ mod tests {
         let messages: Vec<&str> = out.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(messages, ["m0", "m1", "m2", "m3"]);
         spares.append(&mut out);
-        // The next round fills fresh slots; draining it hands the slots the spares.
         for i in 0..4 {
-            ring.push_with(|e| e.message.push_str(&format!("n{i}")));
+            ring.push_with(|r| r.push_message(&format!("n{i}")));
         }
         assert_eq!(ring.drain(&mut out, &mut spares, 10), 4);
+        assert!(spares.is_empty(), "the processed entries were reused");
+        let messages: Vec<&str> = out.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["n0", "n1", "n2", "n3"],
+            "reused entries were cleared"
+        );
         out.clear();
-        ring.push_with(|e| {
-            assert!(
-                e.message.is_empty() && e.message.capacity() > 0,
-                "a reused, cleared entry"
-            );
-            e.message.push_str("again");
-        });
+        ring.push_with(|r| r.push_message("again"));
         assert_eq!(ring.drain(&mut out, &mut spares, 10), 1);
         assert_eq!(out[0].message, "again");
     }
@@ -193,7 +200,7 @@ mod tests {
                 let ring = ring.clone();
                 std::thread::spawn(move || {
                     for _ in 0..10_000 {
-                        ring.push_with(|e| e.message.push('x'));
+                        ring.push_with(|r| r.push_message("x"));
                     }
                 })
             })
@@ -202,6 +209,7 @@ mod tests {
         let mut received = 0;
         while producers.iter().any(|p| !p.is_finished()) {
             received += ring.drain(&mut out, &mut spares, 1000);
+            assert!(out.iter().all(|e| e.message == "x"));
             spares.append(&mut out);
         }
         received += ring.drain(&mut out, &mut spares, 100_000);
