@@ -86,7 +86,10 @@ pub(crate) struct LogsConfig {
     pub(crate) loki_format: LokiFormat,
     pub(crate) elasticsearch: Option<String>,
     pub(crate) elasticsearch_index: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`: the full URL, used as-is.
     pub(crate) otlp: Option<String>,
+    /// `OTEL_LOGS_EXPORTER`, if set.
+    pub(crate) exporter: Option<LogsExporter>,
     /// Sinks configured in code.
     pub(crate) sinks: Vec<crate::logs::SinkConfig>,
 }
@@ -105,10 +108,27 @@ impl Default for LogsConfig {
             elasticsearch: None,
             elasticsearch_index: None,
             otlp: None,
+            exporter: None,
             sinks: Vec::new(),
         }
     }
 }
+
+/// `OTEL_LOGS_EXPORTER`: whether logs are exported over OTLP. Console output is
+/// `CQRS_OBS_CONSOLE`'s to decide, whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogsExporter {
+    /// `otlp` (alone or listed with `console`).
+    Otlp,
+    /// `console`: no OTLP export.
+    Console,
+    /// `none`: no OTLP export.
+    None,
+}
+
+/// Where OTLP logs go when `OTEL_LOGS_EXPORTER=otlp` names no endpoint (the specification's
+/// default).
+pub(crate) const DEFAULT_OTLP_LOGS_URL: &str = "http://localhost:4318/v1/logs";
 
 /// The trace settings: OTLP export, sampling, resource, event parenting.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,6 +215,36 @@ pub(crate) const LOG_LOKI_FORMAT: &str = "CQRS_OBS_LOG_LOKI_FORMAT";
 pub(crate) const LOG_ES_ENDPOINT: &str = "CQRS_OBS_LOG_ELASTICSEARCH_ENDPOINT";
 pub(crate) const LOG_ES_INDEX: &str = "CQRS_OBS_LOG_ELASTICSEARCH_INDEX";
 pub(crate) const OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
+pub(crate) const LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
+
+const LOGS_EXPORTER_EXPECTED: &str =
+    "`otlp`, `console` or `none` (or the comma-separated list `otlp,console`)";
+
+pub(crate) fn parse_logs_exporter(
+    var: &'static str,
+    value: &str,
+) -> Result<Option<LogsExporter>, ConfigError> {
+    let bad = || ConfigError {
+        var,
+        value: value.to_owned(),
+        expected: LOGS_EXPORTER_EXPECTED,
+    };
+    let names: Vec<String> = value
+        .split(',')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .collect();
+    let mut exporter = None;
+    for name in &names {
+        exporter = match (name.as_str(), exporter) {
+            ("none", _) if names.len() == 1 => Some(LogsExporter::None),
+            ("otlp", _) => Some(LogsExporter::Otlp),
+            ("console", Some(LogsExporter::Otlp)) => Some(LogsExporter::Otlp),
+            ("console", _) => Some(LogsExporter::Console),
+            _ => return Err(bad()),
+        };
+    }
+    Ok(exporter)
+}
 
 pub(crate) fn parse_store_dir(var: &'static str, value: &str) -> Result<StoreDir, ConfigError> {
     match value.trim() {
@@ -598,7 +648,42 @@ impl Config {
         var!(LOG_ES_ENDPOINT, parse_http_url, logs.elasticsearch);
         var!(LOG_ES_INDEX, parse_index, logs.elasticsearch_index);
         var!(OTLP_LOGS_ENDPOINT, parse_http_url, logs.otlp);
+        var!(LOGS_EXPORTER, parse_logs_exporter, logs.exporter);
+        if self.logs.exporter == Some(LogsExporter::Otlp) && self.logs_otlp_url().is_none() {
+            report(ConfigError {
+                var: LOGS_EXPORTER,
+                value: get(LOGS_EXPORTER).unwrap_or_default(),
+                expected: "`console` or `none` when logs have no http/protobuf OTLP endpoint: \
+                           set OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT \
+                           to an http:// URL with the http/protobuf protocol",
+            })?;
+            self.logs.exporter = None;
+        }
         Ok(())
+    }
+
+    /// Where OTLP logs go, following the OpenTelemetry specification: nowhere when
+    /// `OTEL_LOGS_EXPORTER` is `console` or `none`; else `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`
+    /// as-is; else, with the http/protobuf protocol, `{OTEL_EXPORTER_OTLP_ENDPOINT}/v1/logs`
+    /// (an http:// one: the log sinks speak plain http); else, when `OTEL_LOGS_EXPORTER=otlp`
+    /// asks for it and no endpoint is set, [`DEFAULT_OTLP_LOGS_URL`].
+    pub(crate) fn logs_otlp_url(&self) -> Option<String> {
+        let exporter = self.logs.exporter;
+        if matches!(exporter, Some(LogsExporter::Console | LogsExporter::None)) {
+            return None;
+        }
+        if let Some(url) = &self.logs.otlp {
+            return Some(url.clone());
+        }
+        match (&self.traces.endpoint, self.traces.protocol) {
+            (Some(base), Protocol::HttpProtobuf) if base.starts_with("http://") => {
+                Some(format!("{}/v1/logs", base.trim_end_matches('/')))
+            }
+            (None, _) if exporter == Some(LogsExporter::Otlp) => {
+                Some(DEFAULT_OTLP_LOGS_URL.to_owned())
+            }
+            _ => None,
+        }
     }
 }
 
@@ -798,6 +883,90 @@ mod tests {
             assert_eq!(err.var, var);
             assert!(err.to_string().contains("expected"), "{err}");
         }
+    }
+
+    #[test]
+    fn otlp_logs_follow_the_specification_endpoints_and_exporter() {
+        let url = |vars: &[(&str, &str)]| strict(vars).unwrap().logs_otlp_url();
+        assert_eq!(url(&[]), None, "no endpoint, no exporter: no OTLP logs");
+        let generic = (OTLP_ENDPOINT, "http://127.0.0.1:4318/");
+        assert_eq!(
+            url(&[generic]).as_deref(),
+            Some("http://127.0.0.1:4318/v1/logs"),
+            "the generic endpoint gets the signal path"
+        );
+        let specific = (OTLP_LOGS_ENDPOINT, "http://127.0.0.1:9999/custom");
+        assert_eq!(
+            url(&[generic, specific]).as_deref(),
+            Some("http://127.0.0.1:9999/custom"),
+            "the logs endpoint is used as-is"
+        );
+        let grpc = (OTLP_PROTOCOL, "grpc");
+        assert_eq!(
+            url(&[generic, grpc]),
+            None,
+            "logs go over http/protobuf only"
+        );
+        assert_eq!(
+            url(&[generic, grpc, specific]).as_deref(),
+            Some("http://127.0.0.1:9999/custom")
+        );
+        assert_eq!(
+            url(&[(OTLP_ENDPOINT, "https://collector:4318")]),
+            None,
+            "the log sinks speak plain http"
+        );
+        for off in ["none", "console", "CONSOLE"] {
+            let exporter = (LOGS_EXPORTER, off);
+            assert_eq!(url(&[generic, specific, exporter]), None, "{off}");
+        }
+        for otlp in ["otlp", " OTLP ", "otlp,console", "console,otlp"] {
+            let exporter = (LOGS_EXPORTER, otlp);
+            assert_eq!(
+                url(&[generic, exporter]).as_deref(),
+                Some("http://127.0.0.1:4318/v1/logs"),
+                "{otlp}"
+            );
+            assert_eq!(url(&[exporter]).as_deref(), Some(DEFAULT_OTLP_LOGS_URL));
+        }
+    }
+
+    #[test]
+    fn a_bad_or_unsatisfiable_logs_exporter_names_the_variable() {
+        for bad in ["", "jaeger", "otlp,jaeger", "none,otlp", "logging"] {
+            let err = strict(&[(LOGS_EXPORTER, bad)]).unwrap_err();
+            assert_eq!(err.var, "OTEL_LOGS_EXPORTER");
+            assert!(
+                err.to_string().contains("`otlp`, `console` or `none`"),
+                "{err}"
+            );
+        }
+        let err = strict(&[
+            (LOGS_EXPORTER, "otlp"),
+            (OTLP_ENDPOINT, "http://127.0.0.1:4317"),
+            (OTLP_PROTOCOL, "grpc"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "OTEL_LOGS_EXPORTER");
+        assert!(
+            err.to_string().contains("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"),
+            "{err}"
+        );
+        // Lenient: reported, and the logs are simply not exported.
+        let mut config = Config::default();
+        let env: HashMap<&str, &str> = [(LOGS_EXPORTER, "xml")].into();
+        let mut reported = Vec::new();
+        config
+            .apply_env(
+                |k| env.get(k).map(|v| v.to_string()),
+                |e| {
+                    reported.push(e.var);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(reported, ["OTEL_LOGS_EXPORTER"]);
+        assert_eq!(config.logs_otlp_url(), None);
     }
 
     #[test]

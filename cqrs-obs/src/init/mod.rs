@@ -498,7 +498,7 @@ fn log_pipeline_config(
             .unwrap_or_else(|| format!("logs-{}", config.service_name.to_ascii_lowercase()));
         pipeline.sinks.push(SinkConfig::elasticsearch(url, index));
     }
-    if let Some(url) = &logs.otlp {
+    if let Some(url) = config.logs_otlp_url() {
         pipeline.sinks.push(SinkConfig::otlp(url));
     }
     pipeline.sinks.extend(logs.sinks.iter().cloned());
