@@ -60,13 +60,8 @@ impl Id {
         if text.is_empty() {
             return None;
         }
-        if text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            if let (Ok(hi), Ok(lo)) = (
-                u64::from_str_radix(&text[..16], 16),
-                u64::from_str_radix(&text[16..], 16),
-            ) {
-                return Some(Id(Repr::Random(hi, lo)));
-            }
+        if let Some(id) = crate::propagation::traceparent::decode_id(text.as_bytes()) {
+            return Some(Id(Repr::Random((id >> 64) as u64, id as u64)));
         }
         Some(Id(Repr::Text(Arc::from(text))))
     }
@@ -75,7 +70,11 @@ impl Id {
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Repr::Random(hi, lo) => write!(f, "{hi:016x}{lo:016x}"),
+            Repr::Random(hi, lo) => {
+                let id = (u128::from(*hi) << 64) | u128::from(*lo);
+                let digits = crate::propagation::traceparent::encode_id(id);
+                f.write_str(std::str::from_utf8(&digits).unwrap_or_default())
+            }
             Repr::Text(t) => f.write_str(t),
         }
     }

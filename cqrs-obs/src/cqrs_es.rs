@@ -65,7 +65,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -143,10 +143,72 @@ impl<A: Aggregate> LoadedContext for EventStoreAggregateContext<A> {
 }
 
 /// An [`EventStore`] that observes the store it wraps (see the [module docs](self)).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ObservedStore<A, ES> {
     inner: ES,
+    metrics: StoreMetrics,
     aggregate: PhantomData<fn() -> A>,
+}
+
+/// The store's metric handles, resolved on first use (a label lookup per record would cost
+/// more than the rest of the decorator).
+#[derive(Debug, Default)]
+struct StoreMetrics {
+    load_duration: OnceLock<metrics::Histogram>,
+    replayed: OnceLock<metrics::Histogram>,
+    appended: RwLock<Vec<(&'static str, metrics::Counter)>>,
+}
+
+impl StoreMetrics {
+    fn loaded(&self, aggregate: &'static str, duration: Duration, replayed: Option<u64>) {
+        use crate::metrics::names::{self, label};
+        self.load_duration
+            .get_or_init(|| {
+                metrics::histogram!(names::AGGREGATE_LOAD_DURATION, label::AGGREGATE => aggregate)
+            })
+            .record(duration.as_secs_f64());
+        if let Some(events) = replayed {
+            self.replayed
+                .get_or_init(|| {
+                    metrics::histogram!(names::AGGREGATE_EVENTS_REPLAYED, label::AGGREGATE => aggregate)
+                })
+                .record(events as f64);
+        }
+    }
+
+    fn appended(&self, aggregate: &'static str, event: &str) {
+        use crate::metrics::names::{self, label};
+        let read = self.appended.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, counter)) = read.iter().find(|(name, _)| *name == event) {
+            counter.increment(1);
+            return;
+        }
+        drop(read);
+        let event = intern(event);
+        let counter = metrics::counter!(
+            names::EVENTS_APPENDED_TOTAL,
+            label::AGGREGATE => aggregate,
+            label::EVENT => event
+        );
+        counter.increment(1);
+        let mut write = self
+            .appended
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if write.len() < MAX_NAMES && !write.iter().any(|(name, _)| *name == event) {
+            write.push((event, counter));
+        }
+    }
+}
+
+impl<A, ES: Clone> Clone for ObservedStore<A, ES> {
+    fn clone(&self) -> Self {
+        ObservedStore {
+            inner: self.inner.clone(),
+            metrics: StoreMetrics::default(),
+            aggregate: PhantomData,
+        }
+    }
 }
 
 impl<A: Aggregate, ES: EventStore<A>> ObservedStore<A, ES> {
@@ -154,6 +216,7 @@ impl<A: Aggregate, ES: EventStore<A>> ObservedStore<A, ES> {
     pub fn new(inner: ES) -> Self {
         ObservedStore {
             inner,
+            metrics: StoreMetrics::default(),
             aggregate: PhantomData,
         }
     }
@@ -201,7 +264,7 @@ where
                 if let Some(events) = replayed {
                     span.events_replayed(events);
                 }
-                crate::metrics::aggregate_loaded(A::TYPE, elapsed, replayed);
+                self.metrics.loaded(A::TYPE, elapsed, replayed);
             }
             Err(error) => span.set_error(error_type(error)),
         }
@@ -216,14 +279,15 @@ where
     ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
         let span = crate::trace::send_span(A::TYPE, events.len());
         if let Some(message) = crate::context::with_current(|c| c.map(|c| c.child())) {
+            metadata.reserve(6);
             crate::propagation::inject(&message, &mut metadata);
         }
         let committed = self.inner.commit(events, context, metadata).await;
         match &committed {
             Ok(envelopes) => {
                 for envelope in envelopes {
-                    let event = intern(envelope.payload.event_type());
-                    crate::metrics::events_appended(A::TYPE, event, 1);
+                    self.metrics
+                        .appended(A::TYPE, &envelope.payload.event_type());
                 }
             }
             Err(error) => span.set_error(error_type(error)),
@@ -236,7 +300,50 @@ where
 pub struct ObservedQuery<A, Q> {
     name: &'static str,
     inner: Q,
+    /// The handler site of each event type seen.
+    sites: RwLock<Vec<(&'static str, &'static HandlerSite)>>,
+    end_to_end: OnceLock<metrics::Histogram>,
     aggregate: PhantomData<fn() -> A>,
+}
+
+impl<A, Q> ObservedQuery<A, Q> {
+    fn site(&self, event: &str) -> &'static HandlerSite {
+        let read = self.sites.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, site)) = read.iter().find(|(name, _)| *name == event) {
+            return site;
+        }
+        drop(read);
+        let event = intern(event);
+        let found = site(HandlerMeta {
+            kind: HandlerKind::Event,
+            name: self.name,
+            message: event,
+            aggregate: None,
+            projection: Some(self.name),
+            saga: None,
+            module: module_path!(),
+            file: file!(),
+            line: line!(),
+            is_async: true,
+        });
+        let mut write = self.sites.write().unwrap_or_else(PoisonError::into_inner);
+        if write.len() < MAX_NAMES && !write.iter().any(|(name, _)| *name == event) {
+            write.push((event, found));
+        }
+        found
+    }
+
+    fn projected(&self, produced_at_ms: u64) {
+        use crate::metrics::names::{self, label};
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        let age = now.saturating_sub(Duration::from_millis(produced_at_ms));
+        let name = self.name;
+        self.end_to_end
+            .get_or_init(|| metrics::histogram!(names::EVENT_END_TO_END, label::PROJECTION => name))
+            .record(age.as_secs_f64());
+    }
 }
 
 impl<A, Q: std::fmt::Debug> std::fmt::Debug for ObservedQuery<A, Q> {
@@ -263,6 +370,8 @@ where
     Box::new(ObservedQuery {
         name,
         inner: query,
+        sites: RwLock::new(Vec::new()),
+        end_to_end: OnceLock::new(),
         aggregate: PhantomData,
     })
 }
@@ -275,27 +384,19 @@ where
 {
     async fn dispatch(&self, aggregate_id: &str, events: &[EventEnvelope<A>]) {
         for event in events {
-            let site = site(HandlerMeta {
-                kind: HandlerKind::Event,
-                name: self.name,
-                message: intern(event.payload.event_type()),
-                aggregate: None,
-                projection: Some(self.name),
-                saga: None,
-                module: module_path!(),
-                file: file!(),
-                line: line!(),
-                is_async: true,
-            });
+            let site = self.site(&event.payload.event_type());
+            let produced_at_ms = event
+                .metadata
+                .get(crate::propagation::PRODUCED_AT)
+                .and_then(|v| v.parse::<u64>().ok());
             let parent = crate::__private::parent_from_metadata(&event.metadata);
             let mut guard: AsyncCallGuard = CallGuard::enter_async(site, parent);
             let one = std::slice::from_ref(event);
             WithContext::new(guard.take_context(), self.inner.dispatch(aggregate_id, one)).await;
             guard.finish(Outcome::Ok);
             drop(guard);
-            if let Some(ms) = crate::propagation::extract(&event.metadata).produced_at_ms {
-                let appended_at = SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
-                crate::metrics::event_projected(self.name, appended_at);
+            if let Some(ms) = produced_at_ms {
+                self.projected(ms);
             }
         }
     }
@@ -360,6 +461,23 @@ where
 /// The command site of aggregate `A`: the `#[command_handler(aggregate = "<A::TYPE>")]` of
 /// its `handle` when there is one, else a site registered for it.
 fn command_site<A: Aggregate + 'static>() -> &'static HandlerSite {
+    type Sites = Vec<(std::any::TypeId, &'static HandlerSite)>;
+    static CACHE: RwLock<Sites> = RwLock::new(Vec::new());
+    let key = std::any::TypeId::of::<A>();
+    let cached = CACHE.read().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, site)) = cached.iter().find(|(k, _)| *k == key) {
+        return site;
+    }
+    drop(cached);
+    let site = find_command_site::<A>();
+    CACHE
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push((key, site));
+    site
+}
+
+fn find_command_site<A: Aggregate + 'static>() -> &'static HandlerSite {
     let annotated = handler::registered().find(|s| {
         let meta = s.meta();
         meta.kind == HandlerKind::Command && meta.aggregate == Some(A::TYPE)
@@ -407,7 +525,7 @@ fn site(meta: HandlerMeta) -> &'static HandlerSite {
 const MAX_NAMES: usize = 1024;
 
 /// A `'static` copy of an event type name (label values must be `'static`).
-fn intern(name: String) -> &'static str {
+fn intern(name: &str) -> &'static str {
     static NAMES: RwLock<Vec<&'static str>> = RwLock::new(Vec::new());
     let find = |names: &[&'static str]| names.iter().copied().find(|n| *n == name);
     if let Some(found) = find(&NAMES.read().unwrap_or_else(PoisonError::into_inner)) {
@@ -420,7 +538,7 @@ fn intern(name: String) -> &'static str {
     if names.len() >= MAX_NAMES {
         return "other";
     }
-    let leaked: &'static str = Box::leak(name.into_boxed_str());
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
     names.push(leaked);
     leaked
 }
@@ -505,14 +623,14 @@ mod tests {
 
     #[test]
     fn interned_names_are_shared_and_bounded() {
-        let a = intern("Deposited".to_owned());
-        let b = intern("Deposited".to_owned());
+        let a = intern("Deposited");
+        let b = intern("Deposited");
         assert!(std::ptr::eq(a, b));
         for i in 0..MAX_NAMES + 10 {
-            intern(format!("type-{i}"));
+            intern(&format!("type-{i}"));
         }
-        assert_eq!(intern("never-seen-before".to_owned()), "other");
-        assert_eq!(intern("Deposited".to_owned()), "Deposited");
+        assert_eq!(intern("never-seen-before"), "other");
+        assert_eq!(intern("Deposited"), "Deposited");
     }
 
     #[test]

@@ -559,6 +559,23 @@ fn decode_hex<const N: usize, const D: usize>(
     )
 }
 
+/// 32 lowercase hex digits of a 128-bit id (what [`Id`](crate::context::Id)s print as).
+#[inline]
+pub(crate) fn encode_id(id: u128) -> [u8; 32] {
+    let mut out = [0; 32];
+    encode_hex(&id.to_be_bytes(), &mut out);
+    out
+}
+
+/// The 128-bit id written as exactly 32 lowercase hex digits, if `digits` is one.
+#[inline]
+pub(crate) fn decode_id(digits: &[u8]) -> Option<u128> {
+    let digits: &[u8; 32] = digits.try_into().ok()?;
+    decode_hex::<16, 32>(digits, 0)
+        .ok()
+        .map(u128::from_be_bytes)
+}
+
 #[inline]
 fn encode_hex(bytes: &[u8], out: &mut [u8]) {
     if bytes.len().is_multiple_of(4) {

@@ -1,8 +1,13 @@
 //! The OpenTelemetry pipeline: tracer provider with our id source and head sampler, a batch
 //! span processor, and the OTLP exporter (http/protobuf or grpc) behind a wrapper that gives it
-//! a Tokio reactor of its own and counts what it fails to deliver.
+//! a Tokio reactor of its own and counts what it fails to deliver. A gate in front of the
+//! batch processor admits ended spans only while its queue has room and counts the others as
+//! dropped (the SDK's processor would drop them without a word), so memory stays bounded by
+//! the queue size whatever happens to the collector, and every span is accounted for:
+//! exported, queued, or counted in `cqrs_obs_dropped_total{signal="traces"}`.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use opentelemetry::trace::{TraceContextExt, TraceId};
@@ -11,7 +16,7 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchSpanProcessor, SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider,
-    ShouldSample, SpanData, SpanExporter,
+    ShouldSample, Span as SdkSpan, SpanData, SpanExporter, SpanProcessor,
 };
 use opentelemetry_sdk::Resource;
 
@@ -177,9 +182,11 @@ pub fn install_tracer(config: &TraceConfig) -> Result<TracePipeline, TraceError>
         let _enter = runtime.enter();
         build_exporter(config)?
     };
+    let queued = Arc::new(AtomicUsize::new(0));
     let processor = BatchSpanProcessor::builder(Counted {
         inner: exporter,
         runtime,
+        queued: Arc::clone(&queued),
     })
     .with_batch_config(
         opentelemetry_sdk::trace::BatchConfigBuilder::default()
@@ -188,8 +195,13 @@ pub fn install_tracer(config: &TraceConfig) -> Result<TracePipeline, TraceError>
             .build(),
     )
     .build();
+    let gate = Gate {
+        inner: processor,
+        queued,
+        capacity: config.max_queue_size,
+    };
     let provider = SdkTracerProvider::builder()
-        .with_span_processor(processor)
+        .with_span_processor(gate)
         .with_id_generator(ids::Ids)
         .with_sampler(HeadSampler)
         .with_resource(resource(config))
@@ -252,15 +264,21 @@ fn host_name() -> Option<String> {
 struct Counted<E> {
     inner: E,
     runtime: tokio::runtime::Runtime,
+    /// Spans admitted by the [`Gate`] and not yet exported or given up.
+    queued: Arc<AtomicUsize>,
+}
+
+fn count_dropped(spans: u64) {
+    metrics::counter!(names::OBS_DROPPED_TOTAL, names::label::SIGNAL => "traces").increment(spans);
 }
 
 impl<E: SpanExporter> SpanExporter for Counted<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let spans = batch.len() as u64;
+        let spans = batch.len();
         let result = self.runtime.block_on(self.inner.export(batch));
+        self.queued.fetch_sub(spans, Relaxed);
         if result.is_err() {
-            metrics::counter!(names::OBS_DROPPED_TOTAL, names::label::SIGNAL => "traces")
-                .increment(spans);
+            count_dropped(spans as u64);
             metrics::counter!(names::OBS_EXPORT_ERRORS_TOTAL, names::label::SIGNAL => "traces")
                 .increment(1);
         }
@@ -269,6 +287,42 @@ impl<E: SpanExporter> SpanExporter for Counted<E> {
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         let _enter = self.runtime.enter();
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// Admits an ended span into the batch processor only while fewer than `capacity` admitted
+/// spans wait for export; counts the others as dropped.
+#[derive(Debug)]
+struct Gate<P> {
+    inner: P,
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+impl<P: SpanProcessor> SpanProcessor for Gate<P> {
+    fn on_start(&self, span: &mut SdkSpan, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        if self.queued.fetch_add(1, Relaxed) >= self.capacity {
+            self.queued.fetch_sub(1, Relaxed);
+            count_dropped(1);
+            return;
+        }
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         self.inner.shutdown_with_timeout(timeout)
     }
 
