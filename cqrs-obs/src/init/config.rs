@@ -142,6 +142,41 @@ pub(crate) struct TracesConfig {
     pub(crate) event_parent: EventParent,
     /// Export the span of a failed call whose trace was not sampled.
     pub(crate) keep_errors: bool,
+    /// `OTEL_TRACES_EXPORTER`: `None` when unset (OTLP when an endpoint is set).
+    pub(crate) exporter: Option<TracesExporter>,
+}
+
+/// `OTEL_TRACES_EXPORTER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TracesExporter {
+    /// `otlp`: to `OTEL_EXPORTER_OTLP_ENDPOINT`, else [`DEFAULT_OTLP_ENDPOINT`].
+    Otlp,
+    /// `console`: one line per span on standard output.
+    Console,
+    /// `none`: no span export.
+    None,
+}
+
+/// Where `OTEL_TRACES_EXPORTER=otlp` sends spans when no endpoint is set (the
+/// specification's default).
+pub(crate) const DEFAULT_OTLP_ENDPOINT: &str = "http://localhost:4318";
+
+pub(crate) const TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
+
+pub(crate) fn parse_traces_exporter(
+    var: &'static str,
+    value: &str,
+) -> Result<Option<TracesExporter>, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "otlp" => Ok(Some(TracesExporter::Otlp)),
+        "console" => Ok(Some(TracesExporter::Console)),
+        "none" => Ok(Some(TracesExporter::None)),
+        _ => Err(ConfigError {
+            var,
+            value: value.to_owned(),
+            expected: "`otlp`, `console` or `none`",
+        }),
+    }
 }
 
 impl Default for TracesConfig {
@@ -153,6 +188,7 @@ impl Default for TracesConfig {
             resource: Vec::new(),
             event_parent: EventParent::Link,
             keep_errors: false,
+            exporter: None,
         }
     }
 }
@@ -340,12 +376,21 @@ pub(crate) fn parse_http_url(
     value: &str,
 ) -> Result<Option<String>, ConfigError> {
     let trimmed = value.trim();
-    match trimmed.strip_prefix("http://") {
+    let rest = trimmed.strip_prefix("http://").or_else(|| {
+        trimmed
+            .strip_prefix("https://")
+            .filter(|_| cfg!(feature = "logs-tls"))
+    });
+    match rest {
         Some(rest) if has_authority(rest) => Ok(Some(trimmed.to_owned())),
         _ => Err(ConfigError {
             var,
             value: value.to_owned(),
-            expected: "an http:// URL such as `http://127.0.0.1:3100` (https is not supported for log sinks)",
+            expected: if cfg!(feature = "logs-tls") {
+                "an http:// or https:// URL such as `http://127.0.0.1:3100`"
+            } else {
+                "an http:// URL such as `http://127.0.0.1:3100` (https needs the `logs-tls` feature)"
+            },
         }),
     }
 }
@@ -593,6 +638,7 @@ impl Config {
         var!(LOG, parse_filter, self.log_filter);
         var!(OTLP_ENDPOINT, parse_endpoint, self.traces.endpoint);
         var!(OTLP_PROTOCOL, parse_protocol, self.traces.protocol);
+        var!(TRACES_EXPORTER, parse_traces_exporter, self.traces.exporter);
         var!(RESOURCE_ATTRIBUTES, parse_resource, self.traces.resource);
         var!(EVENT_PARENT, parse_event_parent, self.traces.event_parent);
         var!(TRACES_KEEP_ERRORS, parse_bool, self.traces.keep_errors);
@@ -662,10 +708,27 @@ impl Config {
         Ok(())
     }
 
+    /// Where spans go and the OTLP endpoint (empty for the console), or `None` for no span
+    /// export: `OTEL_TRACES_EXPORTER` when set (`otlp` without an endpoint uses
+    /// [`DEFAULT_OTLP_ENDPOINT`]), else OTLP when an endpoint is set.
+    pub(crate) fn span_output(&self) -> Option<(crate::trace::SpanOutput, String)> {
+        use crate::trace::SpanOutput;
+        let endpoint = self.traces.endpoint.clone();
+        match self.traces.exporter {
+            None => endpoint.map(|e| (SpanOutput::Otlp, e)),
+            Some(TracesExporter::Otlp) => Some((
+                SpanOutput::Otlp,
+                endpoint.unwrap_or_else(|| DEFAULT_OTLP_ENDPOINT.to_owned()),
+            )),
+            Some(TracesExporter::Console) => Some((SpanOutput::Console, String::new())),
+            Some(TracesExporter::None) => None,
+        }
+    }
+
     /// Where OTLP logs go, following the OpenTelemetry specification: nowhere when
     /// `OTEL_LOGS_EXPORTER` is `console` or `none`; else `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`
     /// as-is; else, with the http/protobuf protocol, `{OTEL_EXPORTER_OTLP_ENDPOINT}/v1/logs`
-    /// (an http:// one: the log sinks speak plain http); else, when `OTEL_LOGS_EXPORTER=otlp`
+    /// (an http:// one unless the `logs-tls` feature is on); else, when `OTEL_LOGS_EXPORTER=otlp`
     /// asks for it and no endpoint is set, [`DEFAULT_OTLP_LOGS_URL`].
     pub(crate) fn logs_otlp_url(&self) -> Option<String> {
         let exporter = self.logs.exporter;
@@ -676,7 +739,9 @@ impl Config {
             return Some(url.clone());
         }
         match (&self.traces.endpoint, self.traces.protocol) {
-            (Some(base), Protocol::HttpProtobuf) if base.starts_with("http://") => {
+            (Some(base), Protocol::HttpProtobuf)
+                if base.starts_with("http://") || cfg!(feature = "logs-tls") =>
+            {
                 Some(format!("{}/v1/logs", base.trim_end_matches('/')))
             }
             (None, _) if exporter == Some(LogsExporter::Otlp) => {
@@ -872,7 +937,7 @@ mod tests {
             (LOG_RETENTION, "forever"),
             (LOG_MAX_SIZE, "12 parsecs"),
             (LOG_QUEUE, "0"),
-            (LOG_LOKI_ENDPOINT, "https://loki"),
+            (LOG_LOKI_ENDPOINT, "ftp://loki"),
             (LOG_LOKI_FORMAT, "xml"),
             (LOG_ES_ENDPOINT, "es:9200"),
             (LOG_ES_INDEX, "Logs"),
@@ -883,6 +948,32 @@ mod tests {
             assert_eq!(err.var, var);
             assert!(err.to_string().contains("expected"), "{err}");
         }
+    }
+
+    #[test]
+    fn traces_exporter_picks_where_spans_go() {
+        use crate::trace::SpanOutput;
+        let output = |vars: &[(&str, &str)]| strict(vars).unwrap().span_output();
+        assert_eq!(output(&[]), None, "no endpoint, no exporter: no spans");
+        let endpoint = (OTLP_ENDPOINT, "http://127.0.0.1:4318");
+        assert_eq!(
+            output(&[endpoint]),
+            Some((SpanOutput::Otlp, "http://127.0.0.1:4318".to_owned()))
+        );
+        assert_eq!(
+            output(&[(TRACES_EXPORTER, "otlp")]),
+            Some((SpanOutput::Otlp, DEFAULT_OTLP_ENDPOINT.to_owned()))
+        );
+        assert_eq!(
+            output(&[endpoint, (TRACES_EXPORTER, " Console ")]),
+            Some((SpanOutput::Console, String::new()))
+        );
+        assert_eq!(output(&[endpoint, (TRACES_EXPORTER, "none")]), None);
+        let err = strict(&[(TRACES_EXPORTER, "zipkin")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid value `zipkin` for OTEL_TRACES_EXPORTER: expected `otlp`, `console` or `none`"
+        );
     }
 
     #[test]
@@ -912,9 +1003,13 @@ mod tests {
             Some("http://127.0.0.1:9999/custom")
         );
         assert_eq!(
-            url(&[(OTLP_ENDPOINT, "https://collector:4318")]),
-            None,
-            "the log sinks speak plain http"
+            url(&[(OTLP_ENDPOINT, "https://collector:4318")]).as_deref(),
+            cfg!(feature = "logs-tls").then_some("https://collector:4318/v1/logs"),
+            "the log sinks speak https with the `logs-tls` feature only"
+        );
+        assert_eq!(
+            strict(&[(LOG_LOKI_ENDPOINT, "https://loki")]).is_ok(),
+            cfg!(feature = "logs-tls")
         );
         for off in ["none", "console", "CONSOLE"] {
             let exporter = (LOGS_EXPORTER, off);

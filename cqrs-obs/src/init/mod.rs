@@ -141,6 +141,7 @@ struct TraceSettings {
     resource: Vec<(String, String)>,
     event_parent: Option<crate::trace::EventParent>,
     keep_errors: Option<bool>,
+    output: Option<crate::trace::SpanOutput>,
 }
 
 impl Builder {
@@ -172,6 +173,14 @@ impl Builder {
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`, else no trace export).
     pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.traces.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Where spans go (default: `OTEL_TRACES_EXPORTER`, else OTLP when an endpoint is set).
+    /// [`SpanOutput::Console`](crate::trace::SpanOutput::Console) prints one line per span,
+    /// with no collector.
+    pub fn span_output(mut self, output: crate::trace::SpanOutput) -> Self {
+        self.traces.output = Some(output);
         self
     }
 
@@ -294,6 +303,12 @@ impl Builder {
         }
         if let Some(protocol) = traces.protocol {
             config.traces.protocol = protocol;
+        }
+        if let Some(output) = traces.output {
+            config.traces.exporter = Some(match output {
+                crate::trace::SpanOutput::Otlp => config::TracesExporter::Otlp,
+                crate::trace::SpanOutput::Console => config::TracesExporter::Console,
+            });
         }
         if let Some(sampler) = traces.sampler {
             config.traces.sampler = sampler;
@@ -440,11 +455,18 @@ fn start_once(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
 }
 
 fn start_traces(config: &Config) -> Result<Option<crate::trace::TracePipeline>, InitError> {
-    let Some(endpoint) = &config.traces.endpoint else {
+    let Some((output, endpoint)) = config.span_output() else {
         return Ok(None);
     };
-    let mut traces = crate::trace::TraceConfig::new(config.service_name.clone(), endpoint.clone())
-        .protocol(config.traces.protocol);
+    let mut traces = match output {
+        crate::trace::SpanOutput::Otlp => {
+            crate::trace::TraceConfig::new(config.service_name.clone(), endpoint)
+        }
+        crate::trace::SpanOutput::Console => {
+            crate::trace::TraceConfig::console(config.service_name.clone())
+        }
+    }
+    .protocol(config.traces.protocol);
     for (key, value) in &config.traces.resource {
         traces = traces.resource_attribute(key.clone(), value.clone());
     }

@@ -35,7 +35,9 @@ pub use journal::{
     is_enabled as journal_enabled, set_enabled as set_journal_enabled, CallRecord,
     ConversationView, MessageView, SentView, CAPACITY as JOURNAL_CAPACITY,
 };
-pub use pipeline::{install_tracer, otel_layer, Protocol, TraceConfig, TraceError, TracePipeline};
+pub use pipeline::{
+    install_tracer, otel_layer, Protocol, SpanOutput, TraceConfig, TraceError, TracePipeline,
+};
 pub(crate) use sampler::{adapt, sample_child, sample_root};
 pub use sampler::{
     keeps_errors, sampler, set_keep_errors, set_sampler, Root, Sampler, SamplerError,

@@ -47,18 +47,32 @@ impl Protocol {
     }
 }
 
+/// Where finished spans go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpanOutput {
+    /// An OpenTelemetry collector over OTLP (`OTEL_TRACES_EXPORTER=otlp`, the default).
+    #[default]
+    Otlp,
+    /// One line per span on standard output (`OTEL_TRACES_EXPORTER=console`): for
+    /// development, with no collector.
+    Console,
+}
+
 /// What the trace pipeline needs to start.
 ///
 /// ```
-/// use cqrs_obs::trace::{Protocol, TraceConfig};
+/// use cqrs_obs::trace::{Protocol, SpanOutput, TraceConfig};
 /// let config = TraceConfig::new("bank", "http://127.0.0.1:4318")
 ///     .protocol(Protocol::HttpProtobuf)
 ///     .resource_attribute("deployment.environment", "test");
 /// assert_eq!(config.endpoint, "http://127.0.0.1:4318");
+/// assert_eq!(TraceConfig::console("bank").output, SpanOutput::Console);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TraceConfig {
+    /// Where spans go.
+    pub output: SpanOutput,
     /// The collector's base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`); `/v1/traces` is appended for
     /// http/protobuf.
     pub endpoint: String,
@@ -76,11 +90,20 @@ impl TraceConfig {
     /// A configuration for `service_name` exporting to `endpoint`.
     pub fn new(service_name: impl Into<String>, endpoint: impl Into<String>) -> TraceConfig {
         TraceConfig {
+            output: SpanOutput::Otlp,
             endpoint: endpoint.into(),
             protocol: Protocol::default(),
             resource: vec![("service.name".to_owned(), service_name.into())],
             scheduled_delay: Duration::from_millis(1000),
             max_queue_size: 2048,
+        }
+    }
+
+    /// A configuration for `service_name` writing spans to standard output.
+    pub fn console(service_name: impl Into<String>) -> TraceConfig {
+        TraceConfig {
+            output: SpanOutput::Console,
+            ..TraceConfig::new(service_name, "")
         }
     }
 
@@ -178,9 +201,12 @@ pub fn install_tracer(config: &TraceConfig) -> Result<TracePipeline, TraceError>
         .enable_all()
         .build()
         .map_err(TraceError::Runtime)?;
-    let exporter = {
-        let _enter = runtime.enter();
-        build_exporter(config)?
+    let exporter = match config.output {
+        SpanOutput::Otlp => {
+            let _enter = runtime.enter();
+            Exporter::Otlp(build_exporter(config)?)
+        }
+        SpanOutput::Console => Exporter::Console(ConsoleExporter::stdout()),
     };
     let queued = Arc::new(AtomicUsize::new(0));
     let processor = BatchSpanProcessor::builder(Counted {
@@ -256,6 +282,135 @@ fn host_name() -> Option<String> {
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
+}
+
+/// The configured exporter.
+#[derive(Debug)]
+enum Exporter {
+    Otlp(opentelemetry_otlp::SpanExporter),
+    Console(ConsoleExporter),
+}
+
+impl SpanExporter for Exporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        match self {
+            Exporter::Otlp(otlp) => otlp.export(batch).await,
+            Exporter::Console(console) => console.export(batch).await,
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        match self {
+            Exporter::Otlp(otlp) => otlp.shutdown_with_timeout(timeout),
+            Exporter::Console(_) => Ok(()),
+        }
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        match self {
+            Exporter::Otlp(otlp) => otlp.set_resource(resource),
+            Exporter::Console(console) => console.set_resource(resource),
+        }
+    }
+}
+
+/// Writes each span as one line of text: name, ids, kind, duration, status, attributes and
+/// links.
+///
+/// ```text
+/// span "handle Deposit" trace=4bf9…36 id=00f0…b7 parent=- kind=internal 12.3µs ok service=bank cqrs.command.type=Deposit
+/// ```
+pub(crate) struct ConsoleExporter {
+    out: std::sync::Mutex<Box<dyn std::io::Write + Send>>,
+    service: String,
+}
+
+impl std::fmt::Debug for ConsoleExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleExporter").finish_non_exhaustive()
+    }
+}
+
+impl ConsoleExporter {
+    fn stdout() -> ConsoleExporter {
+        ConsoleExporter::new(Box::new(std::io::stdout()))
+    }
+
+    pub(crate) fn new(out: Box<dyn std::io::Write + Send>) -> ConsoleExporter {
+        ConsoleExporter {
+            out: std::sync::Mutex::new(out),
+            service: String::new(),
+        }
+    }
+
+    /// One span's line (without the newline).
+    pub(crate) fn line(&self, span: &SpanData) -> String {
+        use opentelemetry::trace::{SpanKind, Status};
+        use std::fmt::Write as _;
+        let sc = &span.span_context;
+        let parent = if span.parent_span_id == opentelemetry::trace::SpanId::INVALID {
+            "-".to_owned()
+        } else {
+            span.parent_span_id.to_string()
+        };
+        let kind = match span.span_kind {
+            SpanKind::Client => "client",
+            SpanKind::Server => "server",
+            SpanKind::Producer => "producer",
+            SpanKind::Consumer => "consumer",
+            SpanKind::Internal => "internal",
+        };
+        let duration = span
+            .end_time
+            .duration_since(span.start_time)
+            .unwrap_or_default();
+        let status = match &span.status {
+            Status::Unset | Status::Ok => "ok".to_owned(),
+            Status::Error { description } => format!("error({description})"),
+        };
+        let mut line = format!(
+            "span {:?} trace={} id={} parent={} kind={kind} {duration:?} {status}",
+            span.name,
+            sc.trace_id(),
+            sc.span_id(),
+            parent
+        );
+        if !self.service.is_empty() {
+            let _ = write!(line, " service={}", self.service);
+        }
+        for kv in &span.attributes {
+            let _ = write!(line, " {}={}", kv.key, kv.value);
+        }
+        for link in span.links.iter() {
+            let linked = &link.span_context;
+            let _ = write!(line, " link={}-{}", linked.trace_id(), linked.span_id());
+        }
+        line
+    }
+}
+
+impl SpanExporter for ConsoleExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let mut text = String::new();
+        for span in &batch {
+            text.push_str(&self.line(span));
+            text.push('\n');
+        }
+        use std::io::Write as _;
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| opentelemetry_sdk::error::OTelSdkError::InternalFailure(e.to_string()))
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        if let Some(name) = resource.get(&opentelemetry::Key::from_static_str("service.name")) {
+            self.service = name.to_string();
+        }
+    }
 }
 
 /// The OTLP exporter run on a reactor of its own (the batch processor calls it from a plain
