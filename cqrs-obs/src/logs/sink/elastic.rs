@@ -19,13 +19,8 @@ pub(crate) struct ElasticSink {
 }
 
 impl ElasticSink {
-    pub(crate) fn new(url: &str, index: &str) -> std::io::Result<ElasticSink> {
-        let url = Url::parse(url).ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("not an http:// URL: {url}"),
-            )
-        })?;
+    pub(crate) fn new(url: &str, index: &str, roots_pem: &[u8]) -> std::io::Result<ElasticSink> {
+        let url = Url::for_sink(url, roots_pem)?;
         let [(instance, _)] = crate::local::LOCAL.with(|l| l.next_ids::<1>());
         Ok(ElasticSink {
             url: url.join("/_bulk"),

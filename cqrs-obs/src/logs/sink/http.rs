@@ -1,6 +1,7 @@
 //! A minimal blocking HTTP/1.1 client for the sinks: one `POST` per connection over
-//! `std::net::TcpStream`, bounded by timeouts. Plain `http://` only (put a collector or proxy
-//! in front for TLS); it keeps the sinks free of an async runtime and of a client stack.
+//! `std::net::TcpStream`, bounded by timeouts; `https://` with the `logs-tls` feature (rustls,
+//! the webpki roots plus any the sink configuration adds). It keeps the sinks free of an async
+//! runtime and of a client stack.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -8,25 +9,39 @@ use std::time::Duration;
 
 use super::SinkError;
 
-/// A parsed `http://host:port/path` URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed `http://host:port/path` (or, with `logs-tls`, `https://`) URL.
+#[derive(Debug, Clone)]
 pub(crate) struct Url {
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) path: String,
+    /// Set for `https://`.
+    #[cfg(feature = "logs-tls")]
+    tls: Option<tls::Tls>,
 }
 
 impl Url {
-    /// Parses an `http://` URL (default port 80).
+    /// Parses an `http://` URL (default port 80) or, with `logs-tls`, an `https://` one
+    /// (default port 443).
     pub(crate) fn parse(url: &str) -> Option<Url> {
-        let rest = url.trim().strip_prefix("http://")?;
+        let url = url.trim();
+        #[cfg(feature = "logs-tls")]
+        if let Some(rest) = url.strip_prefix("https://") {
+            let mut parsed = Url::parse_rest(rest, 443)?;
+            parsed.tls = Some(tls::Tls::webpki());
+            return Some(parsed);
+        }
+        Url::parse_rest(url.strip_prefix("http://")?, 80)
+    }
+
+    fn parse_rest(rest: &str, default_port: u16) -> Option<Url> {
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
         let (host, port) = match authority.rsplit_once(':') {
             Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (h, p.parse().ok()?),
-            _ => (authority, 80),
+            _ => (authority, default_port),
         };
         if host.is_empty() || host.contains(char::is_whitespace) {
             return None;
@@ -38,7 +53,38 @@ impl Url {
                 .to_owned(),
             port,
             path: path.trim_end_matches('/').to_owned(),
+            #[cfg(feature = "logs-tls")]
+            tls: None,
         })
+    }
+
+    /// Parses a sink's URL; for `https://`, also trusts the certificates in `roots_pem`.
+    pub(crate) fn for_sink(url: &str, roots_pem: &[u8]) -> std::io::Result<Url> {
+        let invalid = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+        let expected = if cfg!(feature = "logs-tls") {
+            "an http:// or https:// URL"
+        } else {
+            "an http:// URL (https needs cqrs-obs' `logs-tls` feature)"
+        };
+        #[cfg_attr(not(feature = "logs-tls"), allow(unused_mut))]
+        let mut parsed =
+            Url::parse(url).ok_or_else(|| invalid(format!("{url}: expected {expected}")))?;
+        #[cfg(feature = "logs-tls")]
+        parsed.trust_pem(roots_pem)?;
+        #[cfg(not(feature = "logs-tls"))]
+        let _ = roots_pem;
+        Ok(parsed)
+    }
+
+    /// Also trusts the certificates in `pem` for an `https://` URL (no-op for `http://`).
+    #[cfg(feature = "logs-tls")]
+    pub(crate) fn trust_pem(&mut self, pem: &[u8]) -> std::io::Result<()> {
+        match &mut self.tls {
+            Some(tls) if !pem.is_empty() => tls
+                .add_roots_pem(pem)
+                .map_err(|reason| std::io::Error::new(std::io::ErrorKind::InvalidInput, reason)),
+            _ => Ok(()),
+        }
     }
 
     /// This URL with `suffix` appended to its path.
@@ -69,7 +115,7 @@ pub(crate) fn post(
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| SinkError::Response(format!("cannot resolve {}", url.host)))?;
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
     let path = if url.path.is_empty() { "/" } else { &url.path };
@@ -85,7 +131,16 @@ pub(crate) fn post(
     head.push_str("\r\n");
     let mut request = head.into_bytes();
     request.extend_from_slice(body);
-    stream.write_all(&request)?;
+    #[cfg(feature = "logs-tls")]
+    if let Some(tls) = &url.tls {
+        return exchange(tls.connect(&url.host, stream)?, &request);
+    }
+    exchange(stream, &request)
+}
+
+fn exchange(mut stream: impl Read + Write, request: &[u8]) -> Result<Response, SinkError> {
+    stream.write_all(request)?;
+    stream.flush()?;
     read_response(BufReader::new(stream))
 }
 
@@ -156,6 +211,80 @@ pub(crate) fn check(response: Response) -> Result<Response, SinkError> {
     })
 }
 
+#[cfg(feature = "logs-tls")]
+mod tls {
+    use std::net::TcpStream;
+    use std::sync::Arc;
+
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+    /// The client configuration of an `https://` sink.
+    #[derive(Clone)]
+    pub(super) struct Tls {
+        roots: RootCertStore,
+        config: Arc<ClientConfig>,
+    }
+
+    impl std::fmt::Debug for Tls {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Tls")
+                .field("roots", &self.roots.len())
+                .finish()
+        }
+    }
+
+    fn client_config(roots: RootCertStore) -> Arc<ClientConfig> {
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports the default protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Arc::new(config)
+    }
+
+    impl Tls {
+        pub(super) fn webpki() -> Tls {
+            let mut roots = RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            Tls {
+                config: client_config(roots.clone()),
+                roots,
+            }
+        }
+
+        pub(super) fn add_roots_pem(&mut self, pem: &[u8]) -> Result<(), String> {
+            let mut added = 0;
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| format!("bad PEM certificate: {e}"))?;
+                self.roots
+                    .add(cert)
+                    .map_err(|e| format!("not a usable root certificate: {e}"))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err("no certificate in the PEM data".into());
+            }
+            self.config = client_config(self.roots.clone());
+            Ok(())
+        }
+
+        pub(super) fn connect(
+            &self,
+            host: &str,
+            tcp: TcpStream,
+        ) -> std::io::Result<StreamOwned<ClientConnection, TcpStream>> {
+            let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+            let name = ServerName::try_from(host.to_owned()).map_err(|e| invalid(e.to_string()))?;
+            let connection = ClientConnection::new(self.config.clone(), name)
+                .map_err(|e| invalid(e.to_string()))?;
+            Ok(StreamOwned::new(connection, tcp))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,7 +300,10 @@ mod tests {
             Url::parse("http://es/prefix").unwrap().join("/_bulk").path,
             "/prefix/_bulk"
         );
-        assert!(Url::parse("https://x").is_none());
+        assert_eq!(
+            Url::parse("https://x").map(|u| u.port),
+            cfg!(feature = "logs-tls").then_some(443)
+        );
         assert!(Url::parse("http://:80").is_none());
     }
 

@@ -74,14 +74,9 @@ impl LokiSink {
     pub(crate) fn new(
         url: &str,
         format: LokiFormat,
-        _pipeline: &crate::logs::PipelineConfig,
+        roots_pem: &[u8],
     ) -> std::io::Result<LokiSink> {
-        let url = Url::parse(url).ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("not an http:// URL: {url}"),
-            )
-        })?;
+        let url = Url::for_sink(url, roots_pem)?;
         Ok(LokiSink {
             url: url.join("/loki/api/v1/push"),
             format,

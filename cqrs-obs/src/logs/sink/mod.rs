@@ -82,6 +82,9 @@ pub struct SinkConfig {
     pub backoff: Duration,
     /// Longest retry delay.
     pub max_backoff: Duration,
+    /// PEM certificates an `https://` sink trusts besides the webpki roots (a private CA, a
+    /// self-signed server); https needs the `logs-tls` feature.
+    pub root_certificates_pem: Vec<u8>,
 }
 
 impl SinkConfig {
@@ -94,6 +97,7 @@ impl SinkConfig {
             max_retries: 5,
             backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
+            root_certificates_pem: Vec::new(),
         }
     }
 
@@ -156,6 +160,12 @@ impl SinkConfig {
     pub fn backoff(mut self, first: Duration, max: Duration) -> Self {
         self.backoff = first;
         self.max_backoff = max.max(first);
+        self
+    }
+
+    /// Also trusts the certificates in `pem` (PEM, one or more) for `https://`.
+    pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates_pem.extend(pem.into());
         self
     }
 
@@ -223,15 +233,18 @@ pub(crate) trait Sink: Send {
 }
 
 pub(crate) fn build(
-    kind: &SinkKind,
+    config: &SinkConfig,
     pipeline: &super::PipelineConfig,
 ) -> std::io::Result<Box<dyn Sink>> {
-    Ok(match kind {
+    let roots = &config.root_certificates_pem;
+    Ok(match &config.kind {
         SinkKind::Console(format) => Box::new(console::ConsoleSink::new(*format)),
         SinkKind::File(config) => Box::new(file::FileSink::open(config.clone())?),
-        SinkKind::Loki { url, format } => Box::new(loki::LokiSink::new(url, *format, pipeline)?),
-        SinkKind::Elasticsearch { url, index } => Box::new(elastic::ElasticSink::new(url, index)?),
-        SinkKind::Otlp { url } => Box::new(otlp::OtlpSink::new(url, pipeline)?),
+        SinkKind::Loki { url, format } => Box::new(loki::LokiSink::new(url, *format, roots)?),
+        SinkKind::Elasticsearch { url, index } => {
+            Box::new(elastic::ElasticSink::new(url, index, roots)?)
+        }
+        SinkKind::Otlp { url } => Box::new(otlp::OtlpSink::new(url, roots, pipeline)?),
     })
 }
 

@@ -116,14 +116,10 @@ pub(crate) struct OtlpSink {
 impl OtlpSink {
     pub(crate) fn new(
         url: &str,
+        roots_pem: &[u8],
         pipeline: &crate::logs::PipelineConfig,
     ) -> std::io::Result<OtlpSink> {
-        let url = Url::parse(url).ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("not an http:// URL: {url}"),
-            )
-        })?;
+        let url = Url::for_sink(url, roots_pem)?;
         let mut resource = vec![text("service.name", &pipeline.service)];
         if let Some(v) = &pipeline.service_version {
             resource.push(text("service.version", v));

@@ -53,7 +53,7 @@ impl SinkWorker {
         config: SinkConfig,
         pipeline: &crate::logs::PipelineConfig,
     ) -> std::io::Result<SinkWorker> {
-        let sink = super::build(&config.kind, pipeline)?;
+        let sink = super::build(&config, pipeline)?;
         let shared = Arc::new(Shared {
             name: config.name(),
             capacity: config.buffer,
