@@ -221,8 +221,7 @@ impl Composite {
         let largest = parts.iter().fold(0.0f64, |m, p| m.max(p.deviation.abs()));
         self.short.push(combined);
         let mut z = self.short.mean();
-        let own = self.overall.surprise(z);
-        self.overall.add(z);
+        let own = self.overall.observe(z);
         z = self.config.self_rank * own + (1.0 - self.config.self_rank) * z;
         self.seen += 1;
         let z = if largest >= self.config.min_deviation {
@@ -247,8 +246,7 @@ impl Composite {
                 cfg.weights[i]
             };
             let a = p.deviation.abs();
-            let surprise = self.tails[i].surprise(a);
-            self.tails[i].add(a);
+            let surprise = self.tails[i].observe(a);
             strongest = strongest.max(w * surprise);
             sum += w * surprise;
             weight += w;

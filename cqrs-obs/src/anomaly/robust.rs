@@ -68,7 +68,7 @@ impl Window {
     #[inline]
     fn iqr(&self, x: f64) -> Verdict {
         let s = &self.sorted;
-        let (q1, med, q3) = (s.quantile(0.25), s.quantile(0.5), s.quantile(0.75));
+        let (q1, med, q3) = (s.quartile(1), s.quartile(2), s.quartile(3));
         // A window with more than half its values equal has no IQR: fall back to the
         // standard deviation (what the IQR of a normal distribution that wide would be).
         let iqr = match q3 - q1 {
@@ -105,7 +105,7 @@ impl Window {
     /// The robust z-score verdict on `x` (the window must be ready).
     #[inline]
     fn mad(&self, x: f64) -> Verdict {
-        let med = self.sorted.quantile(0.5);
+        let med = self.sorted.quartile(2);
         // No MAD when more than half the values are equal: fall back to the standard
         // deviation (the MAD of a normal distribution that wide).
         let mad = match self.sorted.mad(med) {

@@ -35,6 +35,9 @@ struct Bin {
 #[derive(Debug, Clone)]
 pub struct Seasonal {
     period_ms: i64,
+    /// `1 / period_ms` and `bins / period_ms`, for the phase and bin estimates.
+    per_ms: f64,
+    bins_per_ms: f64,
     bins: Box<[Bin]>,
     /// Periods after which the average becomes exponential.
     memory: u32,
@@ -48,9 +51,13 @@ impl Seasonal {
     /// A baseline over a period of `period_ms` milliseconds (at most 2^40, about 35 years)
     /// cut into `bins` phases (at most 65,536).
     pub fn new(period_ms: i64, bins: usize) -> Seasonal {
+        let period_ms = period_ms.clamp(1, 1 << 40);
+        let bins = bins.clamp(1, 1 << 16);
         Seasonal {
-            period_ms: period_ms.clamp(1, 1 << 40),
-            bins: vec![Bin::default(); bins.clamp(1, 1 << 16)].into_boxed_slice(),
+            period_ms,
+            per_ms: 1.0 / period_ms as f64,
+            bins_per_ms: bins as f64 / period_ms as f64,
+            bins: vec![Bin::default(); bins].into_boxed_slice(),
             memory: 8,
             global_abs: 0.0,
             seen: 0,
@@ -69,11 +76,31 @@ impl Seasonal {
         self.period_ms
     }
 
+    /// The phase bin of `ts`: `floor(rem_euclid(ts, period) * bins / period)`, from
+    /// floating-point estimates corrected in exact integer arithmetic (no integer division on
+    /// the per-point path).
     #[inline]
     fn bin_of(&self, ts: i64) -> usize {
+        let p = self.period_ms;
+        let q = (ts as f64 * self.per_ms) as i64;
+        let phase = match q.checked_mul(p).and_then(|m| ts.checked_sub(m)) {
+            // The estimate is off by at most one period while `ts` is exact in an f64.
+            Some(r) if r < 0 && r >= -p => r + p,
+            Some(r) if r >= p && r < 2 * p => r - p,
+            Some(r) if (0..p).contains(&r) => r,
+            _ => ts.rem_euclid(p),
+        };
         // period_ms <= 2^40 and bins <= 2^16: the product fits in an i64.
-        let phase = ts.rem_euclid(self.period_ms);
-        ((phase * self.bins.len() as i64) / self.period_ms) as usize
+        let scaled = phase * self.bins.len() as i64;
+        let mut bin = ((phase as f64 * self.bins_per_ms) as i64).clamp(0, self.bins.len() as i64);
+        // The estimate is within one bin: at most one step either way.
+        while bin * p > scaled {
+            bin -= 1;
+        }
+        while (bin + 1) * p <= scaled {
+            bin += 1;
+        }
+        bin as usize
     }
 
     /// The most likely period of `values` sampled at a regular step, as a number of samples
@@ -249,5 +276,40 @@ mod tests {
     #[test]
     fn survives_hostile_input() {
         hostile(&mut detector());
+    }
+
+    #[test]
+    fn phase_bins_match_integer_division() {
+        let mut rng = Rng::new(23);
+        let periods = [1, 7, 1_000, 86_400_000, 604_800_000, 1 << 40];
+        let edges = [0, 1, -1, i64::MAX, i64::MIN, 1_400_000_000_000, -86_400_000];
+        for period in periods {
+            for bins in [1, 24, 288, 1_000, 1 << 16] {
+                let d = Seasonal::new(period, bins);
+                let expect = |ts: i64| {
+                    let phase = ts.rem_euclid(d.period_ms);
+                    ((phase * d.bins.len() as i64) / d.period_ms) as usize
+                };
+                let random = (0..2_000).map(|_| {
+                    let scale = [1e3, 1e9, 2e12, 9e18][(rng.uniform() * 4.0) as usize % 4];
+                    ((rng.uniform() - 0.3) * scale) as i64
+                });
+                // The first millisecond of some bins, in the first and a later period.
+                let bins_i = d.bins.len() as i64;
+                let firsts = (0..bins_i.min(50)).flat_map(|b| {
+                    let first = (b * d.period_ms + bins_i - 1) / bins_i;
+                    [first, first + 1_000 * d.period_ms.min(1 << 20)]
+                });
+                for ts in edges.into_iter().chain(random).chain(firsts) {
+                    for t in [ts, ts.saturating_add(period), ts.saturating_sub(1)] {
+                        assert_eq!(
+                            d.bin_of(t),
+                            expect(t),
+                            "period {period}, bins {bins}, ts {t}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,14 +1,14 @@
 //! How rare a magnitude is for one series: a log-scale histogram of the magnitudes seen so
-//! far (a Fenwick tree, so both the update and the tail count are O(log bins)), halved every
-//! so often so that it follows a changing series.
+//! far, halved every so often so that it follows a changing series. The tail count is one
+//! branch-free pass over the 64 bins (no data-dependent loop to mispredict).
 
 /// Number of bins: a quarter octave each, from 2^-4 to 2^12.
 const BINS: usize = 64;
 
-/// The running distribution of a non-negative magnitude.
+/// The running distribution of a non-negative magnitude (264 bytes, inline).
 #[derive(Debug, Clone)]
 pub(crate) struct Tail {
-    tree: [u32; BINS + 1],
+    counts: [u32; BINS],
     total: u32,
     /// Halve the counts when the total reaches this.
     horizon: u32,
@@ -17,7 +17,7 @@ pub(crate) struct Tail {
 impl Tail {
     pub(crate) fn new(horizon: u32) -> Tail {
         Tail {
-            tree: [0; BINS + 1],
+            counts: [0; BINS],
             total: 0,
             horizon: horizon.max(16),
         }
@@ -47,55 +47,55 @@ impl Tail {
 
     /// The surprise of magnitude `a`: `-ln P(A >= a)` over the history, with the point itself
     /// counted (so a magnitude beyond everything seen scores `ln(n + 1)`).
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn surprise(&self, a: f64) -> f64 {
-        let below = self.prefix(Self::bin(a));
-        let at_or_above = self.total - below;
-        fast_ln(f64::from(self.total) + 1.0) - fast_ln(f64::from(at_or_above) + 1.0)
+        self.surprise_in(Self::bin(a))
     }
 
     /// Learns magnitude `a`.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn add(&mut self, a: f64) {
-        let mut i = Self::bin(a) + 1;
-        while i <= BINS {
-            self.tree[i] += 1;
-            i += i & i.wrapping_neg();
-        }
+        self.add_in(Self::bin(a));
+    }
+
+    /// The surprise of magnitude `a` (as [`Tail::surprise`]), then learns it.
+    #[inline]
+    pub(crate) fn observe(&mut self, a: f64) -> f64 {
+        let bin = Self::bin(a);
+        let surprise = self.surprise_in(bin);
+        self.add_in(bin);
+        surprise
+    }
+
+    #[inline]
+    fn surprise_in(&self, bin: usize) -> f64 {
+        let at_or_above = self.total - self.below(bin);
+        fast_ln(f64::from(self.total) + 1.0) - fast_ln(f64::from(at_or_above) + 1.0)
+    }
+
+    #[inline]
+    fn add_in(&mut self, bin: usize) {
+        self.counts[bin] += 1;
         self.total += 1;
         if self.total >= self.horizon {
             self.halve();
         }
     }
 
-    /// Count of magnitudes in bins below `bin`.
+    /// Count of magnitudes in bins below `bin`: every bin is visited, so the loop vectorises.
     #[inline]
-    fn prefix(&self, bin: usize) -> u32 {
-        let mut i = bin;
-        let mut s = 0;
-        while i > 0 {
-            s += self.tree[i];
-            i -= i & i.wrapping_neg();
-        }
-        s
+    fn below(&self, bin: usize) -> u32 {
+        self.counts
+            .iter()
+            .enumerate()
+            .map(|(b, c)| if b < bin { *c } else { 0 })
+            .sum()
     }
 
+    #[cold]
     fn halve(&mut self) {
-        // Rebuild from the per-bin counts, halved.
-        let mut counts = [0u32; BINS];
-        for (b, c) in counts.iter_mut().enumerate() {
-            *c = (self.prefix(b + 1) - self.prefix(b)) / 2;
-        }
-        self.tree = [0; BINS + 1];
-        self.total = 0;
-        for (b, c) in counts.iter().enumerate() {
-            let mut i = b + 1;
-            while i <= BINS {
-                self.tree[i] += c;
-                i += i & i.wrapping_neg();
-            }
-            self.total += c;
-        }
+        self.counts.iter_mut().for_each(|c| *c /= 2);
+        self.total = self.counts.iter().sum();
     }
 }
 

@@ -46,19 +46,21 @@ impl Ring {
             self.shift = value;
         }
         let cap = self.buf.len();
-        let slot = (self.head + self.len) % cap;
         let evicted = if self.len == cap {
-            let old = self.buf[self.head];
-            self.head = (self.head + 1) % cap;
+            // Full: the oldest slot takes the new value.
+            let slot = self.head;
+            let old = std::mem::replace(&mut self.buf[slot], value);
+            self.head = if slot + 1 == cap { 0 } else { slot + 1 };
             let o = old - self.shift;
             self.sum -= o;
             self.sum_sq -= o * o;
             Some(old)
         } else {
+            let slot = self.head + self.len;
+            self.buf[if slot >= cap { slot - cap } else { slot }] = value;
             self.len += 1;
             None
         };
-        self.buf[slot] = value;
         let v = value - self.shift;
         self.sum += v;
         self.sum_sq += v * v;
@@ -69,11 +71,13 @@ impl Ring {
         evicted
     }
 
+    #[cold]
     fn refresh(&mut self) {
         self.since_refresh = 0;
         self.shift = self.mean_exact();
         let (mut s, mut q) = (0.0, 0.0);
-        for v in self.iter() {
+        let (older, newer) = self.slices();
+        for v in older.iter().chain(newer) {
             let d = v - self.shift;
             s += d;
             q += d * d;
@@ -87,13 +91,28 @@ impl Ring {
             return 0.0;
         }
         // Mean of values up to 1e150 in magnitude: scale to avoid overflow of the sum.
-        self.iter().map(|v| v / self.len as f64).sum()
+        let n = self.len as f64;
+        let (older, newer) = self.slices();
+        older.iter().chain(newer).map(|v| v / n).sum()
+    }
+
+    /// The values as two runs of slots, oldest first.
+    #[inline]
+    fn slices(&self) -> (&[f64], &[f64]) {
+        let cap = self.buf.len();
+        let end = self.head + self.len;
+        if end <= cap {
+            (&self.buf[self.head..end], &[])
+        } else {
+            (&self.buf[self.head..], &self.buf[..end - cap])
+        }
     }
 
     /// Values oldest first.
+    #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = f64> + '_ {
-        let cap = self.buf.len();
-        (0..self.len).map(move |i| self.buf[(self.head + i) % cap])
+        let (older, newer) = self.slices();
+        older.iter().chain(newer).copied()
     }
 
     pub(crate) fn mean(&self) -> f64 {
@@ -167,8 +186,9 @@ impl Sorted {
         self.values.len()
     }
 
-    /// Linear-interpolated quantile (`q` in [0, 1]) of a non-empty window.
-    #[inline]
+    /// Linear-interpolated quantile (`q` in [0, 1]) of a non-empty window (the reference
+    /// [`Sorted::quartile`] is checked against).
+    #[cfg(test)]
     pub(crate) fn quantile(&self, q: f64) -> f64 {
         let n = self.values.len();
         if n == 0 {
@@ -181,24 +201,48 @@ impl Sorted {
         self.values[lo] + (self.values[hi] - self.values[lo]) * frac
     }
 
-    /// Median absolute deviation from `median`, in O(log w): the k-th smallest distance is
-    /// the k-th smallest of two sorted runs (below the median going down, above it going up).
+    /// The `k`-th quartile (`k` in 0..=4) of a non-empty window: [`Sorted::quantile`] at
+    /// `k / 4`, with the position computed in integers (the same value, no rounding call).
+    #[inline]
+    pub(crate) fn quartile(&self, k: usize) -> f64 {
+        let n = self.values.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let scaled = (n - 1) * k.min(4);
+        let lo = scaled / 4;
+        let hi = (lo + 1).min(n - 1);
+        let frac = (scaled % 4) as f64 * 0.25;
+        self.values[lo] + (self.values[hi] - self.values[lo]) * frac
+    }
+
+    /// Median absolute deviation from `median`, in O(log w).
+    ///
+    /// The `k + 1` values closest to `median` are `k + 1` consecutive sorted values, so the
+    /// `k`-th smallest distance is the smallest, over the blocks `l..=l + k`, of the block's
+    /// largest distance: found by one binary search for the first block whose upper end is at
+    /// least as far as its lower end. The next distance needs only one more comparison.
+    #[inline]
     pub(crate) fn mad(&self, median: f64) -> f64 {
-        let v = &self.values;
+        let v = &self.values[..];
         let n = v.len();
         if n == 0 {
             return 0.0;
         }
-        let split = v.partition_point(|x| *x < median);
-        let below = |i: usize| median - v[split - 1 - i];
-        let above = |i: usize| v[split + i] - median;
-        let (nb, na) = (split, n - split);
+        let k = (n - 1) / 2;
+        let l = first_block(v, median, k);
+        let kth = block_distance(v, median, k, l);
         if n % 2 == 1 {
-            kth_of_two(n / 2, nb, na, below, above)
-        } else {
-            0.5 * (kth_of_two(n / 2 - 1, nb, na, below, above)
-                + kth_of_two(n / 2, nb, na, below, above))
+            return kth;
         }
+        // The first block of k + 2 values is the same one or starts one earlier.
+        let last = n - k - 1;
+        let l_next = if l > 0 && l - 1 < last && upper_reaches(v, median, k + 1, l - 1) {
+            l - 1
+        } else {
+            l.min(last)
+        };
+        0.5 * (kth + block_distance(v, median, k + 1, l_next))
     }
 
     pub(crate) fn clear(&mut self) {
@@ -210,37 +254,40 @@ impl Sorted {
     }
 }
 
-/// The `k`-th smallest (0-based) of two ascending sequences given by accessors.
+/// Whether the block `l..=l + k` of sorted `v` reaches at least as far above `c` as below it.
+/// Monotone in `l`: false, then true.
 #[inline]
-fn kth_of_two(
-    mut k: usize,
-    na: usize,
-    nb: usize,
-    a: impl Fn(usize) -> f64,
-    b: impl Fn(usize) -> f64,
-) -> f64 {
-    let (mut a0, mut b0) = (0usize, 0usize);
-    loop {
-        if a0 == na {
-            return b(b0 + k);
-        }
-        if b0 == nb {
-            return a(a0 + k);
-        }
-        if k == 0 {
-            return a(a0).min(b(b0));
-        }
-        let half = k.div_ceil(2);
-        let ia = (a0 + half).min(na) - 1;
-        let ib = (b0 + half).min(nb) - 1;
-        if a(ia) <= b(ib) {
-            k -= ia + 1 - a0;
-            a0 = ia + 1;
-        } else {
-            k -= ib + 1 - b0;
-            b0 = ib + 1;
-        }
+fn upper_reaches(v: &[f64], c: f64, k: usize, l: usize) -> bool {
+    v[l + k] - c >= c - v[l]
+}
+
+/// The first block start `l` in `0..n - k` where [`upper_reaches`] holds (`n - k` if none):
+/// a branch-free binary search.
+#[inline]
+fn first_block(v: &[f64], c: f64, k: usize) -> usize {
+    let mut size = v.len() - k;
+    let mut base = 0usize;
+    while size > 1 {
+        let half = size / 2;
+        let mid = base + half;
+        base = std::hint::select_unpredictable(upper_reaches(v, c, k, mid), base, mid);
+        size -= half;
     }
+    base + usize::from(!upper_reaches(v, c, k, base))
+}
+
+/// The `k`-th smallest (0-based) distance of sorted `v` from `c`, given the first block `l`
+/// of [`first_block`]: blocks from `l` on are bounded by their upper end (which only grows),
+/// blocks before it by their lower end (which only shrinks), so the best is at `l` or `l - 1`.
+#[inline]
+fn block_distance(v: &[f64], c: f64, k: usize, l: usize) -> f64 {
+    let upper = if l + k < v.len() {
+        v[l + k] - c
+    } else {
+        f64::INFINITY
+    };
+    let lower = if l > 0 { c - v[l - 1] } else { f64::INFINITY };
+    upper.min(lower)
 }
 
 #[cfg(test)]
@@ -277,7 +324,11 @@ mod tests {
                 let mut expect: Vec<f64> = ring.iter().collect();
                 expect.sort_by(f64::total_cmp);
                 prop_assert_eq!(&sorted.values, &expect);
-                let med = sorted.quantile(0.5);
+                for k in 0..=4 {
+                    let q = sorted.quantile(k as f64 / 4.0);
+                    prop_assert_eq!(sorted.quartile(k).to_bits(), q.to_bits());
+                }
+                let med = sorted.quartile(2);
                 prop_assert!((med - median(&expect)).abs() <= 1e-9 * (1.0 + med.abs()));
                 let mad = naive_mad(&expect);
                 prop_assert!((sorted.mad(median(&expect)) - mad).abs() <= 1e-9 * (1.0 + mad));
