@@ -231,7 +231,8 @@ fn info(c: &mut Criterion) {
             });
         })
     });
-    // Entry building alone (no queue): the layer's work minus the push.
+    // Allocating an entry alone: work the pipeline thread does per event (the layer itself
+    // only fills a record in its queue slot).
     group.bench_function("entry_build_only", |b| {
         b.iter_batched(
             || (),
