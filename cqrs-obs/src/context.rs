@@ -139,19 +139,22 @@ impl Context {
     /// Drops a context, skipping the drop glue when no id holds text (the hot path's case).
     #[inline(always)]
     pub(crate) fn discard(ctx: Option<Context>) {
-        let plain = ctx.as_ref().is_none_or(|c| {
-            c.span.is_none()
-                && c.tracestate.is_none()
-                && c.correlation_id.is_plain()
-                && c.causation_id.as_ref().is_none_or(Id::is_plain)
-                && c.message_id.as_ref().is_none_or(Id::is_plain)
-        });
-        if plain {
+        if ctx.as_ref().is_none_or(Context::is_plain) {
             // Nothing to free: every id is two integers.
             std::mem::forget(ctx);
         } else {
             drop(ctx);
         }
+    }
+
+    /// Whether dropping this context is a no-op (no span, no trace state, no id with text).
+    #[inline(always)]
+    pub(crate) fn is_plain(&self) -> bool {
+        self.span.is_none()
+            && self.tracestate.is_none()
+            && self.correlation_id.is_plain()
+            && self.causation_id.as_ref().is_none_or(Id::is_plain)
+            && self.message_id.as_ref().is_none_or(Id::is_plain)
     }
 
     /// A new conversation: fresh correlation id, new message id, no cause, and a new trace

@@ -19,10 +19,11 @@ use cqrs_es::{AggregateError, CqrsFramework, EventEnvelope, EventStore, Query};
 use cqrs_obs::cqrs_es::{observe, ObservedExecute, ObservedStore};
 use cqrs_obs::trace::{Root, Sampler};
 use cqrs_obs::{AdminAddr, Console};
-use cqrs_obs_examples::cqrs_es_bank::{
-    Balances, BankAccount, BankAccountCommand, BankAccountError, BankAccountEvent,
-};
+#[path = "../cqrs_es_bank/domain.rs"]
+mod domain;
+
 use criterion::{criterion_group, criterion_main, Criterion};
+use domain::{Balances, BankAccount, BankAccountCommand, BankAccountError, BankAccountEvent};
 
 /// Keeps each account folded (its state and sequence), so a load costs the same at every
 /// iteration; events are not kept.

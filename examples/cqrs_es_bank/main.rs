@@ -21,7 +21,9 @@ use cqrs_obs::cqrs_es::{outcome, ObservedExecute};
 use cqrs_obs::handler::HandlerKind;
 use cqrs_obs::slo::{CqrsSlos, GoodOutcomes, Handlers, Sli, Slo};
 use cqrs_obs::{health_check, Outcome};
-use cqrs_obs_examples::cqrs_es_bank::{BankAccountCommand, CqrsBank, Fault};
+mod domain;
+
+use domain::{BankAccountCommand, CqrsBank, Fault};
 
 /// Runs the cqrs-es bank under cqrs-obs.
 #[derive(Debug, Parser)]

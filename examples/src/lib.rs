@@ -31,7 +31,6 @@
 pub mod account;
 pub mod bank;
 pub mod command;
-pub mod cqrs_es_bank;
 pub mod health;
 pub mod objectives;
 pub mod projection;

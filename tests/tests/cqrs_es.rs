@@ -9,8 +9,11 @@ use std::time::Duration;
 use cqrs_obs::cqrs_es::{outcome, ObservedExecute};
 use cqrs_obs::trace::{Protocol, Root, Sampler};
 use cqrs_obs::{AdminAddr, Console, Outcome};
-use cqrs_obs_examples::cqrs_es_bank::{BankAccountCommand, CqrsBank, Fault};
+#[path = "../../examples/cqrs_es_bank/domain.rs"]
+mod domain;
+
 use cqrs_obs_tests::otlp::{attr, hex, str_attr, Receiver};
+use domain::{BankAccountCommand, CqrsBank, Fault};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
@@ -37,7 +40,7 @@ fn cqrs_es_commands_are_traced_counted_and_classified() {
         .service_name("cqrs-es-bank")
         .admin_addr(AdminAddr::Off)
         .console(Console::Text)
-        .log_filter("warn,cqrs_obs_examples=debug")
+        .log_filter(format!("warn,{}=debug", module_path!()))
         .ignore_env()
         .otlp_endpoint(receiver.endpoint())
         .otlp_protocol(Protocol::HttpProtobuf)

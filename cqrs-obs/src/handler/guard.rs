@@ -63,6 +63,24 @@ impl Parent {
         }
     }
 
+    /// [`derive`](Parent::derive) writing the context into `slot`.
+    #[inline(always)]
+    fn derive_into(
+        &mut self,
+        kind: HandlerKind,
+        local: &Local,
+        current: Option<&Context>,
+        slot: &mut Option<Context>,
+    ) -> Origin {
+        if let (Parent::Current, None) = (&*self, current) {
+            *slot = Some(Context::new_root_in(local));
+            return Origin::Root;
+        }
+        let (ctx, origin) = self.derive(kind, local, current);
+        *slot = Some(ctx);
+        origin
+    }
+
     #[inline]
     fn derive(
         &mut self,
@@ -207,15 +225,20 @@ impl CallGuard {
                 return false;
             }
             let mut stack = local.stack.borrow_mut();
-            let current = stack.last().and_then(Option::as_ref);
-            let (mut ctx, origin) = parent.derive(kind, local, current);
-            if ctx.is_sampled() && crate::trace::has_tracer() {
-                *guard.span = start_span(site, &mut ctx, origin, current, parent.producer());
-            }
             if stack.capacity() == 0 {
                 stack.reserve(8);
             }
-            stack.push(Some(ctx));
+            // The call's context is built where it will live, on top of the stack.
+            let below = stack.len();
+            stack.push(None);
+            let (callers, top) = stack.split_at_mut(below);
+            let current = callers.last().and_then(Option::as_ref);
+            let origin = parent.derive_into(kind, local, current, &mut top[0]);
+            if let Some(ctx) = top[0].as_mut().filter(|c| c.is_sampled()) {
+                if crate::trace::has_tracer() {
+                    *guard.span = start_span(site, ctx, origin, current, parent.producer());
+                }
+            }
             guard.shard = local.shard();
             site.record_start(guard.shard);
             true
@@ -319,12 +342,24 @@ impl Drop for CallGuard {
                 // context back (the call's own context is dropped here).
                 site.record_end(self.shard, outcome, bucket, ticks);
                 let _ = LOCAL.try_with(|local| {
-                    let own = local.pop();
-                    if let Some(ctx) = &own {
-                        // Sampled calls go to the journal; failed ones may be kept anyway.
-                        if ctx.is_sampled() || outcome.is_failure() {
-                            after_sync(site, ctx, outcome, clock.nanos(ticks));
+                    let mut stack = local.stack.borrow_mut();
+                    // Sampled calls go to the journal; failed ones may be kept anyway.
+                    let (keep, plain) = match stack.last() {
+                        Some(Some(ctx)) => {
+                            (ctx.is_sampled() || outcome.is_failure(), ctx.is_plain())
                         }
+                        _ => (false, true),
+                    };
+                    if !keep && plain {
+                        // Nothing to free or record: forgetting it lets the compiler skip
+                        // moving it out of the stack.
+                        std::mem::forget(stack.pop());
+                        return;
+                    }
+                    let own = stack.pop().flatten();
+                    drop(stack);
+                    if let (true, Some(ctx)) = (keep, &own) {
+                        after_sync(site, ctx, outcome, clock.nanos(ticks));
                     }
                     Context::discard(own);
                 });

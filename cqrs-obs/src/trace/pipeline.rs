@@ -204,7 +204,7 @@ pub fn install_tracer(config: &TraceConfig) -> Result<TracePipeline, TraceError>
     let exporter = match config.output {
         SpanOutput::Otlp => {
             let _enter = runtime.enter();
-            Exporter::Otlp(build_exporter(config)?)
+            Exporter::Otlp(Box::new(build_exporter(config)?))
         }
         SpanOutput::Console => Exporter::Console(ConsoleExporter::stdout()),
     };
@@ -287,7 +287,7 @@ fn host_name() -> Option<String> {
 /// The configured exporter.
 #[derive(Debug)]
 enum Exporter {
-    Otlp(opentelemetry_otlp::SpanExporter),
+    Otlp(Box<opentelemetry_otlp::SpanExporter>),
     Console(ConsoleExporter),
 }
 

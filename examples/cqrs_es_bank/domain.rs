@@ -3,6 +3,13 @@
 //! in-memory store wrapped in an [`ObservedStore`], and two queries wrapped with
 //! [`observe`]. [`FaultyStore`] injects each store failure cqrs-es knows, so every outcome
 //! can be provoked.
+//!
+//! A module of the example (the bench and the integration test include the same file), not of
+//! the examples library: its annotated `handle` registers a handler in whatever binary links
+//! it, and the bank's own binaries must list only the bank's handlers.
+
+// Each includer uses a part of the domain.
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -20,14 +27,14 @@ use serde::{Deserialize, Serialize};
 
 /// A bank account.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct BankAccount {
+pub(crate) struct BankAccount {
     opened: bool,
     balance: i64,
 }
 
 /// What a bank account is asked to do.
 #[derive(Debug, Clone, Deserialize)]
-pub enum BankAccountCommand {
+pub(crate) enum BankAccountCommand {
     /// Open the account.
     Open,
     /// Put money in.
@@ -44,7 +51,7 @@ pub enum BankAccountCommand {
 
 /// What happened to a bank account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum BankAccountEvent {
+pub(crate) enum BankAccountEvent {
     /// The account was opened.
     Opened,
     /// Money was put in.
@@ -80,7 +87,7 @@ impl DomainEvent for BankAccountEvent {
 
 /// Why a bank account refused a command: a domain decision.
 #[derive(Debug, thiserror::Error)]
-pub enum BankAccountError {
+pub(crate) enum BankAccountError {
     /// The account is already open.
     #[error("account already open")]
     AlreadyOpen,
@@ -156,11 +163,11 @@ impl Aggregate for BankAccount {
 
 /// The balances projection: each account's balance and how many events it applied.
 #[derive(Debug, Clone, Default)]
-pub struct Balances(Arc<Mutex<HashMap<String, (i64, u64)>>>);
+pub(crate) struct Balances(Arc<Mutex<HashMap<String, (i64, u64)>>>);
 
 impl Balances {
     /// The account's balance and applied-event count.
-    pub fn get(&self, account: &str) -> Option<(i64, u64)> {
+    pub(crate) fn get(&self, account: &str) -> Option<(i64, u64)> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -188,14 +195,14 @@ impl Query<BankAccount> for Balances {
 
 /// The audit trail: every event's type and metadata, in order.
 #[derive(Debug, Clone, Default)]
-pub struct AuditTrail(Arc<Mutex<Vec<AuditEntry>>>);
+pub(crate) struct AuditTrail(Arc<Mutex<Vec<AuditEntry>>>);
 
 /// One audited event: its type and metadata.
-pub type AuditEntry = (String, HashMap<String, String>);
+pub(crate) type AuditEntry = (String, HashMap<String, String>);
 
 impl AuditTrail {
     /// What was recorded so far.
-    pub fn entries(&self) -> Vec<AuditEntry> {
+    pub(crate) fn entries(&self) -> Vec<AuditEntry> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -216,7 +223,7 @@ impl Query<BankAccount> for AuditTrail {
 /// A store failure to inject with [`FaultyStore::fail_next`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// `AggregateConflict` on the next commit.
     Conflict = 1,
     /// `DatabaseConnectionError` on the next load.
@@ -229,14 +236,14 @@ pub enum Fault {
 
 /// cqrs-es's `MemStore` with fault injection.
 #[derive(Debug, Clone, Default)]
-pub struct FaultyStore {
+pub(crate) struct FaultyStore {
     inner: MemStore<BankAccount>,
     next: Arc<AtomicU8>,
 }
 
 impl FaultyStore {
     /// Makes the next load or commit (see [`Fault`]) fail.
-    pub fn fail_next(&self, fault: Fault) {
+    pub(crate) fn fail_next(&self, fault: Fault) {
         self.next.store(fault as u8, Ordering::SeqCst);
     }
 
@@ -294,21 +301,21 @@ impl EventStore<BankAccount> for FaultyStore {
 }
 
 /// The observed bank: the framework, its store and its queries.
-pub struct CqrsBank {
+pub(crate) struct CqrsBank {
     /// The framework, over the observed store.
-    pub cqrs: CqrsFramework<BankAccount, ObservedStore<BankAccount, FaultyStore>>,
+    pub(crate) cqrs: CqrsFramework<BankAccount, ObservedStore<BankAccount, FaultyStore>>,
     /// The store (shared with the framework's), for fault injection.
-    pub store: FaultyStore,
+    pub(crate) store: FaultyStore,
     /// The balances projection.
-    pub balances: Balances,
+    pub(crate) balances: Balances,
     /// The audit trail.
-    pub audit: AuditTrail,
+    pub(crate) audit: AuditTrail,
 }
 
 impl CqrsBank {
     /// A bank with an empty store: the store wrapped in an [`ObservedStore`], the queries
     /// with [`observe`] as `balances` and `audit`.
-    pub fn new() -> CqrsBank {
+    pub(crate) fn new() -> CqrsBank {
         let store = FaultyStore::default();
         let balances = Balances::default();
         let audit = AuditTrail::default();
