@@ -118,7 +118,10 @@ impl Pattern {
         let mut top = f64::INFINITY;
         for ((r, norm), dot) in ranks.iter_mut().zip(&self.norms).zip(&dots) {
             *r = norm - 2.0 * dot;
-            top = top.min(*r);
+            // A plain comparison (one `minsd`); ranks are never NaN.
+            if *r < top {
+                top = *r;
+            }
         }
         // The ranks' rounding is below 1e-12 (shapes of norm at most sqrt(SHAPE)).
         let cut = top + 1e-9;
