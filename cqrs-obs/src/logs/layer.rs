@@ -142,7 +142,7 @@ where
         let meta = event.metadata();
         // Only what must be read now is read here; the pipeline thread builds the entry.
         capture.ring.push_with(|record| {
-            record.timestamp = super::Timestamp::now();
+            record.time = std::time::SystemTime::now();
             record.meta = Some(meta);
             event.record(record);
             record.ids = crate::context::with_current(|c| c.map(Ids::of));

@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 use std::fmt::{self, Write};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use tracing::field::{Field, Visit};
 use tracing::Metadata;
@@ -179,7 +180,8 @@ impl Write for Text {
 
 /// One captured event, before the pipeline turns it into a [`LogEntry`].
 pub(crate) struct Record {
-    pub(crate) timestamp: Timestamp,
+    /// The system clock's reading, turned into a [`Timestamp`] by the pipeline.
+    pub(crate) time: SystemTime,
     pub(crate) meta: Option<&'static Metadata<'static>>,
     pub(crate) ids: Option<Ids>,
     /// The event's fields in the order recorded.
@@ -197,7 +199,7 @@ pub(crate) struct Record {
 impl Default for Record {
     fn default() -> Record {
         Record {
-            timestamp: Timestamp(0),
+            time: SystemTime::UNIX_EPOCH,
             meta: None,
             ids: None,
             fields: Fields::new(),
@@ -248,7 +250,7 @@ impl Record {
     /// Fills `e` (a cleared entry) from this record and releases what the record shares
     /// (context ids, span fields, errors), so that the application thread never drops them.
     pub(crate) fn take_into(&mut self, e: &mut LogEntry) {
-        e.timestamp = self.timestamp;
+        e.timestamp = Timestamp::from(self.time);
         match self.meta {
             Some(meta) => {
                 e.level = Level::from(meta.level());
