@@ -30,6 +30,7 @@ pub enum Severity {
 
 impl Severity {
     /// Severity of a deviation measured in standard deviations of a normal distribution.
+    #[inline]
     pub fn from_deviation(sigmas: f64) -> Severity {
         let d = sigmas.abs();
         if d >= 6.0 {
@@ -114,6 +115,7 @@ impl Verdict {
 
     /// The verdict for a deviation in standard deviations: score `erf(|d| / sqrt 2)`, the
     /// probability mass of a normal distribution closer to the mean than `d`.
+    #[inline]
     pub fn from_deviation(deviation: f64) -> Verdict {
         let d = finite(deviation);
         Verdict {
