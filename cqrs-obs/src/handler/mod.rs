@@ -9,6 +9,7 @@ mod outcome;
 mod site;
 mod timebase;
 
+#[cfg(feature = "cqrs-es")]
 pub(crate) use guard::site_addr;
 pub use guard::{enable, is_enabled};
 #[doc(hidden)]
