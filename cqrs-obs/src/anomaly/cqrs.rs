@@ -12,9 +12,7 @@
 //! | `query.throughput/<handler>`, `query.latency/<handler>`, `query.errors/<handler>` | same | same |
 //! | `event.flow/<event type>` | events handled per second over its handlers (at least a second) | either way |
 //! | `event.errors/<handler>` | share of failed event handler calls | higher |
-//!
-//! Projection lag is not read here: applications feed it as a series of their own
-//! (`projection.lag/<projection>`) with [`AnomalyService::add_data_point`].
+//! | `projection.lag/<projection>` | the lag last reported with [`report_projection_lag`](crate::slo::report_projection_lag), seconds | higher |
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -93,8 +91,14 @@ impl Feed {
         service: &AnomalyService,
         now_ms: i64,
         snapshots: &[HandlerSnapshot],
+        lags: &[(&'static str, std::time::Duration)],
     ) {
         let started = self.last_ms.is_some();
+        for (projection, lag) in lags {
+            let metric = format!("projection.lag/{projection}");
+            ensure(service, &metric, Direction::HigherIsWorse);
+            service.add_data_point(&metric, DataPoint::new(now_ms, lag.as_secs_f64()));
+        }
         let now_ms = now_ms.max(self.last_ms.unwrap_or(i64::MIN));
         self.last_ms = Some(now_ms);
         let since = *self.rate_since.get_or_insert(now_ms);
@@ -185,7 +189,8 @@ pub fn observe_handlers() {
         .get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(|p| p.into_inner());
-    feed.observe(super::global(), now_ms(), &snapshots);
+    let lags = crate::slo::projection_lags();
+    feed.observe(super::global(), now_ms(), &snapshots, &lags);
 }
 
 #[cfg(test)]
@@ -245,6 +250,7 @@ mod tests {
                     snapshot(HandlerKind::Command, "deposit", ok, err, latency),
                     snapshot(HandlerKind::Event, "on_deposit", ok, 0, 1_000),
                 ],
+                &[],
             );
         }
         let names: Vec<String> = service.series().into_iter().map(|s| s.metric).collect();
@@ -266,5 +272,30 @@ mod tests {
             .into_iter()
             .find(|s| s.metric == "event.flow/Msg");
         assert_eq!(flow.unwrap().last_value, Some(100.0));
+    }
+
+    #[test]
+    fn projection_lag_is_a_series_and_a_stall_is_an_anomaly() {
+        use std::time::Duration;
+        let service = AnomalyService::new(Default::default());
+        let mut feed = Feed::default();
+        for tick in 0..400i64 {
+            // A steady 20–40 ms lag, then the projection stalls for 30 s.
+            let lag = if tick >= 395 {
+                Duration::from_secs(30)
+            } else {
+                Duration::from_millis(20 + (tick % 3) as u64 * 10)
+            };
+            feed.observe(&service, tick * 1_000, &[], &[("balances", lag)]);
+        }
+        let series = service
+            .series()
+            .into_iter()
+            .find(|s| s.metric == "projection.lag/balances")
+            .expect("the lag series");
+        assert_eq!(series.last_value, Some(30.0));
+        let found = service.anomaly_history(Some("projection.lag/balances"), None, 10);
+        assert!(!found.is_empty(), "the stall is reported");
+        assert!(found.iter().all(|a| a.value == 30.0), "{found:?}");
     }
 }

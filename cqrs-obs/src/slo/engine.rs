@@ -420,6 +420,16 @@ fn projection_lag(projection: &str) -> Option<Duration> {
     lags().read().ok()?.get(projection).copied()
 }
 
+/// Every projection's last reported lag, by projection name.
+pub(crate) fn projection_lags() -> Vec<(&'static str, Duration)> {
+    let mut all: Vec<_> = lags()
+        .read()
+        .map(|lags| lags.iter().map(|(p, l)| (*p, *l)).collect())
+        .unwrap_or_default();
+    all.sort_unstable();
+    all
+}
+
 static ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
 
 /// The process-wide engine, holding every SLO declared with `#[slo]` or registered at run

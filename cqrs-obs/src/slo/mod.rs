@@ -30,6 +30,7 @@ mod rules;
 mod state;
 mod window;
 
+pub(crate) use engine::projection_lags;
 #[doc(hidden)]
 pub use engine::SloRegistration;
 pub use engine::{
