@@ -156,7 +156,7 @@ pub struct ObservedStore<A, ES> {
 struct StoreMetrics {
     load_duration: OnceLock<metrics::Histogram>,
     replayed: OnceLock<metrics::Histogram>,
-    appended: RwLock<Vec<(&'static str, metrics::Counter)>>,
+    appended: Cache<&'static str, metrics::Counter>,
 }
 
 impl StoreMetrics {
@@ -178,26 +178,16 @@ impl StoreMetrics {
 
     fn appended(&self, aggregate: &'static str, event: &str) {
         use crate::metrics::names::{self, label};
-        let read = self.appended.read().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, counter)) = read.iter().find(|(name, _)| *name == event) {
-            counter.increment(1);
-            return;
-        }
-        drop(read);
-        let event = intern(event);
-        let counter = metrics::counter!(
-            names::EVENTS_APPENDED_TOTAL,
-            label::AGGREGATE => aggregate,
-            label::EVENT => event
-        );
+        let counter = self.appended.get_or_insert_with(event, |_| {
+            let event = intern(event);
+            let counter = metrics::counter!(
+                names::EVENTS_APPENDED_TOTAL,
+                label::AGGREGATE => aggregate,
+                label::EVENT => event
+            );
+            (event, counter)
+        });
         counter.increment(1);
-        let mut write = self
-            .appended
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if write.len() < MAX_NAMES && !write.iter().any(|(name, _)| *name == event) {
-            write.push((event, counter));
-        }
     }
 }
 
@@ -301,36 +291,29 @@ pub struct ObservedQuery<A, Q> {
     name: &'static str,
     inner: Q,
     /// The handler site of each event type seen.
-    sites: RwLock<Vec<(&'static str, &'static HandlerSite)>>,
+    sites: Cache<&'static str, &'static HandlerSite>,
     end_to_end: OnceLock<metrics::Histogram>,
     aggregate: PhantomData<fn() -> A>,
 }
 
 impl<A, Q> ObservedQuery<A, Q> {
     fn site(&self, event: &str) -> &'static HandlerSite {
-        let read = self.sites.read().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, site)) = read.iter().find(|(name, _)| *name == event) {
-            return site;
-        }
-        drop(read);
-        let event = intern(event);
-        let found = site(HandlerMeta {
-            kind: HandlerKind::Event,
-            name: self.name,
-            message: event,
-            aggregate: None,
-            projection: Some(self.name),
-            saga: None,
-            module: module_path!(),
-            file: file!(),
-            line: line!(),
-            is_async: true,
-        });
-        let mut write = self.sites.write().unwrap_or_else(PoisonError::into_inner);
-        if write.len() < MAX_NAMES && !write.iter().any(|(name, _)| *name == event) {
-            write.push((event, found));
-        }
-        found
+        self.sites.get_or_insert_with(event, |_| {
+            let event = intern(event);
+            let found = site(HandlerMeta {
+                kind: HandlerKind::Event,
+                name: self.name,
+                message: event,
+                aggregate: None,
+                projection: Some(self.name),
+                saga: None,
+                module: module_path!(),
+                file: file!(),
+                line: line!(),
+                is_async: true,
+            });
+            (event, found)
+        })
     }
 
     fn projected(&self, produced_at_ms: u64) {
@@ -370,7 +353,7 @@ where
     Box::new(ObservedQuery {
         name,
         inner: query,
-        sites: RwLock::new(Vec::new()),
+        sites: Cache::new(),
         end_to_end: OnceLock::new(),
         aggregate: PhantomData,
     })
@@ -461,20 +444,9 @@ where
 /// The command site of aggregate `A`: the `#[command_handler(aggregate = "<A::TYPE>")]` of
 /// its `handle` when there is one, else a site registered for it.
 fn command_site<A: Aggregate + 'static>() -> &'static HandlerSite {
-    type Sites = Vec<(std::any::TypeId, &'static HandlerSite)>;
-    static CACHE: RwLock<Sites> = RwLock::new(Vec::new());
+    static SITES: Cache<std::any::TypeId, &'static HandlerSite> = Cache::new();
     let key = std::any::TypeId::of::<A>();
-    let cached = CACHE.read().unwrap_or_else(PoisonError::into_inner);
-    if let Some((_, site)) = cached.iter().find(|(k, _)| *k == key) {
-        return site;
-    }
-    drop(cached);
-    let site = find_command_site::<A>();
-    CACHE
-        .write()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push((key, site));
-    site
+    SITES.get_or_insert_with(&key, |_| (key, find_command_site::<A>()))
 }
 
 fn find_command_site<A: Aggregate + 'static>() -> &'static HandlerSite {
@@ -503,44 +475,72 @@ fn find_command_site<A: Aggregate + 'static>() -> &'static HandlerSite {
 /// and message type however many wrappers name it, so no series is exposed twice.
 fn site(meta: HandlerMeta) -> &'static HandlerSite {
     type Key = (HandlerKind, &'static str, &'static str);
-    static SITES: RwLock<Option<HashMap<Key, &'static HandlerSite>>> = RwLock::new(None);
+    static SITES: Cache<Key, &'static HandlerSite> = Cache::new();
     let key = (meta.kind, meta.name, meta.message);
-    if let Some(site) = SITES
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()
-        .and_then(|sites| sites.get(&key))
-    {
-        return site;
-    }
-    let mut sites = SITES.write().unwrap_or_else(PoisonError::into_inner);
-    sites
-        .get_or_insert_with(HashMap::new)
-        .entry(key)
-        .or_insert_with(|| handler::register(meta))
+    SITES.get_or_insert_with(&key, |_| (key, handler::register(meta)))
 }
 
-/// Distinct names [`intern`] keeps; further ones become `other`, so that a faulty
+/// Entries a [`Cache`] keeps; [`intern`] maps further names to `other`, so that a faulty
 /// `event_type()` cannot grow memory or metric series without bound.
 const MAX_NAMES: usize = 1024;
 
+/// A small read-mostly map: a linear scan under the read lock, and on a miss the entry made
+/// and added under the write lock (at most [`MAX_NAMES`] entries; once full, a miss makes its
+/// value each time without keeping it).
+#[derive(Debug)]
+struct Cache<K, V>(RwLock<Vec<(K, V)>>);
+
+impl<K, V: Clone> Cache<K, V> {
+    const fn new() -> Self {
+        Cache(RwLock::new(Vec::new()))
+    }
+
+    /// The value of `key`, or the one `make` returns with the key to keep it under; `make` is
+    /// told whether there is room to keep it.
+    fn get_or_insert_with<Q>(&self, key: &Q, make: impl FnOnce(bool) -> (K, V)) -> V
+    where
+        Q: ?Sized,
+        K: std::borrow::Borrow<Q>,
+        Q: PartialEq,
+    {
+        let find = |entries: &[(K, V)]| {
+            entries
+                .iter()
+                .find(|(k, _)| k.borrow() == key)
+                .map(|(_, v)| v.clone())
+        };
+        if let Some(found) = find(&self.0.read().unwrap_or_else(PoisonError::into_inner)) {
+            return found;
+        }
+        let mut entries = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = find(&entries) {
+            return found;
+        }
+        let room = entries.len() < MAX_NAMES;
+        let (k, v) = make(room);
+        if room {
+            entries.push((k, v.clone()));
+        }
+        v
+    }
+}
+
+impl<K, V: Clone> Default for Cache<K, V> {
+    fn default() -> Self {
+        Cache::new()
+    }
+}
+
 /// A `'static` copy of an event type name (label values must be `'static`).
 fn intern(name: &str) -> &'static str {
-    static NAMES: RwLock<Vec<&'static str>> = RwLock::new(Vec::new());
-    let find = |names: &[&'static str]| names.iter().copied().find(|n| *n == name);
-    if let Some(found) = find(&NAMES.read().unwrap_or_else(PoisonError::into_inner)) {
-        return found;
-    }
-    let mut names = NAMES.write().unwrap_or_else(PoisonError::into_inner);
-    if let Some(found) = find(&names) {
-        return found;
-    }
-    if names.len() >= MAX_NAMES {
-        return "other";
-    }
-    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
-    names.push(leaked);
-    leaked
+    static NAMES: Cache<&'static str, &'static str> = Cache::new();
+    NAMES.get_or_insert_with(name, |room| {
+        if !room {
+            return ("other", "other");
+        }
+        let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        (leaked, leaked)
+    })
 }
 
 /// The last path segment of a type's name, without generic arguments.
