@@ -33,11 +33,39 @@ pub fn ok() -> Responder {
     Arc::new(|_, _| (200, "{}".to_owned()))
 }
 
+/// The requests a peer received, in order.
+#[derive(Clone, Default)]
+struct Requests(Arc<Mutex<Vec<Recorded>>>);
+
+impl Requests {
+    /// Adds one; returns its index.
+    fn push(&self, recorded: Recorded) -> usize {
+        let mut all = self.0.lock().unwrap();
+        all.push(recorded);
+        all.len() - 1
+    }
+
+    fn all(&self) -> Vec<Recorded> {
+        self.0.lock().unwrap().clone()
+    }
+
+    fn wait_for(&self, timeout: Duration, done: impl Fn(&[Recorded]) -> bool) -> Vec<Recorded> {
+        let start = Instant::now();
+        loop {
+            let all = self.all();
+            if done(&all) || start.elapsed() > timeout {
+                return all;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// A running peer; stops when dropped.
 pub struct Peer {
     /// Where it listens.
     pub addr: SocketAddr,
-    requests: Arc<Mutex<Vec<Recorded>>>,
+    requests: Requests,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -49,7 +77,7 @@ impl Peer {
             std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("bind a loopback port");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("local addr");
-        let requests = Arc::new(Mutex::new(Vec::new()));
+        let requests = Requests::default();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let seen = requests.clone();
         let thread = std::thread::spawn(move || {
@@ -77,11 +105,7 @@ impl Peer {
                             content_type,
                             body: body.to_vec(),
                         };
-                        let n = {
-                            let mut all = seen.lock().unwrap();
-                            all.push(recorded.clone());
-                            all.len() - 1
-                        };
+                        let n = seen.push(recorded.clone());
                         let (status, body) = respond(&recorded, n);
                         (
                             StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
@@ -115,19 +139,12 @@ impl Peer {
 
     /// The requests so far.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
+        self.requests.all()
     }
 
     /// Waits until `done` holds for the requests (or `timeout`); returns them.
     pub fn wait_for(&self, timeout: Duration, done: impl Fn(&[Recorded]) -> bool) -> Vec<Recorded> {
-        let start = Instant::now();
-        loop {
-            let all = self.requests();
-            if done(&all) || start.elapsed() > timeout {
-                return all;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.requests.wait_for(timeout, done)
     }
 }
 
@@ -231,7 +248,7 @@ pub fn contains_bytes(haystack: &[u8], needle: &str) -> bool {
 pub struct TlsPeer {
     /// Where it listens.
     pub addr: SocketAddr,
-    requests: Arc<Mutex<Vec<Recorded>>>,
+    requests: Requests,
     stop: Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -258,7 +275,7 @@ impl TlsPeer {
             std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a loopback port");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("local addr");
-        let requests = Arc::new(Mutex::new(Vec::new()));
+        let requests = Requests::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (seen, stopping) = (requests.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
@@ -268,7 +285,7 @@ impl TlsPeer {
                         let (config, seen) = (config.clone(), seen.clone());
                         std::thread::spawn(move || {
                             if let Some(recorded) = serve_tls(tcp, config) {
-                                seen.lock().unwrap().push(recorded);
+                                seen.push(recorded);
                             }
                         });
                     }
@@ -291,19 +308,12 @@ impl TlsPeer {
 
     /// The requests so far.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().unwrap().clone()
+        self.requests.all()
     }
 
     /// Waits until `done` holds for the requests (or `timeout`); returns them.
     pub fn wait_for(&self, timeout: Duration, done: impl Fn(&[Recorded]) -> bool) -> Vec<Recorded> {
-        let start = Instant::now();
-        loop {
-            let all = self.requests();
-            if done(&all) || start.elapsed() > timeout {
-                return all;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.requests.wait_for(timeout, done)
     }
 }
 
