@@ -16,6 +16,8 @@ pub mod logs;
 pub mod metrics;
 pub mod propagation;
 pub mod slo;
+#[cfg(any(feature = "grafana-tls", feature = "logs-tls"))]
+mod tls_client;
 pub mod trace;
 
 #[doc(hidden)]

@@ -95,11 +95,8 @@ where
 
 #[cfg(feature = "grafana-tls")]
 mod tls {
-    use std::sync::Arc;
-
-    use tokio_rustls::rustls::pki_types::pem::PemObject;
-    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+    use tokio_rustls::rustls::pki_types::ServerName;
+    use tokio_rustls::rustls::RootCertStore;
     use tokio_rustls::{client::TlsStream, TlsConnector};
 
     use super::BoxError;
@@ -112,24 +109,13 @@ mod tls {
 
     impl Tls {
         pub(super) fn webpki() -> Tls {
-            let mut roots = RootCertStore::empty();
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            Tls { roots }
+            Tls {
+                roots: crate::tls_client::webpki_roots(),
+            }
         }
 
         pub(super) fn add_roots_pem(&mut self, pem: &[u8]) -> Result<usize, String> {
-            let mut added = 0;
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| format!("bad PEM certificate: {e}"))?;
-                self.roots
-                    .add(cert)
-                    .map_err(|e| format!("not a usable root certificate: {e}"))?;
-                added += 1;
-            }
-            if added == 0 {
-                return Err("no certificate in the PEM data".into());
-            }
-            Ok(added)
+            crate::tls_client::add_roots_pem(&mut self.roots, pem)
         }
 
         pub(super) async fn connect(
@@ -137,15 +123,9 @@ mod tls {
             host: &str,
             tcp: tokio::net::TcpStream,
         ) -> Result<TlsStream<tokio::net::TcpStream>, BoxError> {
-            let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-            let config = ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()?
-                .with_root_certificates(self.roots.clone())
-                .with_no_client_auth();
+            let config = crate::tls_client::client_config(self.roots.clone())?;
             let name = ServerName::try_from(host.to_owned())?;
-            Ok(TlsConnector::from(Arc::new(config))
-                .connect(name, tcp)
-                .await?)
+            Ok(TlsConnector::from(config).connect(name, tcp).await?)
         }
     }
 }

@@ -216,9 +216,10 @@ mod tls {
     use std::net::TcpStream;
     use std::sync::Arc;
 
-    use tokio_rustls::rustls::pki_types::pem::PemObject;
-    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::pki_types::ServerName;
     use tokio_rustls::rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+    use crate::tls_client;
 
     /// The client configuration of an `https://` sink.
     #[derive(Clone)]
@@ -236,19 +237,13 @@ mod tls {
     }
 
     fn client_config(roots: RootCertStore) -> Arc<ClientConfig> {
-        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+        tls_client::client_config(roots)
             .expect("the ring provider supports the default protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Arc::new(config)
     }
 
     impl Tls {
         pub(super) fn webpki() -> Tls {
-            let mut roots = RootCertStore::empty();
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            let roots = tls_client::webpki_roots();
             Tls {
                 config: client_config(roots.clone()),
                 roots,
@@ -256,17 +251,7 @@ mod tls {
         }
 
         pub(super) fn add_roots_pem(&mut self, pem: &[u8]) -> Result<(), String> {
-            let mut added = 0;
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| format!("bad PEM certificate: {e}"))?;
-                self.roots
-                    .add(cert)
-                    .map_err(|e| format!("not a usable root certificate: {e}"))?;
-                added += 1;
-            }
-            if added == 0 {
-                return Err("no certificate in the PEM data".into());
-            }
+            tls_client::add_roots_pem(&mut self.roots, pem)?;
             self.config = client_config(self.roots.clone());
             Ok(())
         }
