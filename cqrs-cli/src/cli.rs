@@ -51,7 +51,13 @@ pub(crate) struct Global {
     pub(crate) token: Option<String>,
     /// PEM file of the certificate authority that signed an https:// endpoint's certificate
     /// (instead of the public web roots), for an admin endpoint with its own certificate.
-    #[arg(long, global = true, env = "CQRS_OBS_CA_CERT", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "CQRS_OBS_CA_CERT",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
     pub(crate) ca_cert: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(
@@ -73,7 +79,8 @@ pub(crate) struct Global {
     )]
     pub(crate) color: ColorChoice,
     /// Run the command again every SECONDS seconds until Ctrl-C: redrawn on a terminal,
-    /// one output after another into a pipe or file.
+    /// one output after another into a pipe or file (not with `logs --follow` or
+    /// `dashboards`).
     #[arg(long, global = true, value_parser = parse_positive_secs, value_name = "SECONDS")]
     pub(crate) watch: Option<f64>,
     /// How long to wait for an answer, in seconds.

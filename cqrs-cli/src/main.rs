@@ -49,6 +49,10 @@ fn main() -> ExitCode {
         }
     };
     if let Some(every) = ctx.settings.watch {
+        if let Err(e) = command::check_watch(&cli.command) {
+            eprintln!("cqrs-cli: {e}");
+            return ExitCode::from(e.exit() as u8);
+        }
         command::watch(&ctx, &cli.command, every);
     }
     match command::run_once(&ctx, &cli.command) {

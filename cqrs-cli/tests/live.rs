@@ -329,6 +329,34 @@ fn the_cli_against_a_live_bank() {
         let d: Value = serde_json::from_str(&text).unwrap();
         assert!(d["panels"].as_array().is_some_and(|p| !p.is_empty()));
     }
+    // The export's report in the other formats parses back: one row per file written.
+    for format in ["json", "jsonl", "csv"] {
+        let out = TempDir::new("dashboards-format");
+        let dir = out.path().to_str().unwrap();
+        let args = [
+            "-o",
+            format,
+            "dashboards",
+            "export",
+            "--template",
+            "minimal",
+            "--out",
+            dir,
+        ];
+        let run = cli(e, &args);
+        let what = format!("cqrs-cli {}", args.join(" "));
+        expect(&run, 0, &what);
+        snapshot(
+            &format!("dashboards-export.{format}.txt"),
+            &run.stdout.replace(dir, "[DIR]"),
+        );
+        let rows = parse_back(format, &run.stdout, &what);
+        assert_eq!(rows.len(), 5, "{what}: {rows:?}");
+        for row in rows {
+            let file = row["file"].as_str().unwrap();
+            assert!(std::path::Path::new(file).is_file(), "{what}: {file}");
+        }
+    }
     let stdout = cli(e, &["dashboards", "export"]);
     expect(&stdout, 0, "dashboards export");
     let all: Value = serde_json::from_str(&stdout.stdout).unwrap();

@@ -1,8 +1,8 @@
 //! The CLI against stand-in peers on loopback, for what the bank cannot show on demand: a
 //! conversation's causation tree, anomalies at or above `--fail-on`, the fleet view through
 //! Prometheus' query API, deploying to Grafana with retries, a token-protected endpoint,
-//! following logs, colour, `--watch`, https with its own CA, and the progress indicator on a
-//! terminal.
+//! following logs, colour, `--watch`, https with its own CA, the progress indicator on a
+//! terminal, the endpoint from `CQRS_OBS_ENDPOINT`, and each filter flag's query parameter.
 
 mod support;
 
@@ -154,7 +154,7 @@ fn anomalies_fail_at_or_above_the_threshold() {
         last.target,
         "/anomalies?severity=high&metric=command.error_rate%2Fdeposit&since=1795770000000"
     );
-    for format in ["json", "csv"] {
+    for format in ["json", "jsonl", "csv"] {
         let run = cli(&peer.url, &["-o", format, "anomalies"]);
         snapshot(&format!("anomalies.{format}.txt"), &run.stdout);
     }
@@ -457,4 +457,188 @@ fn a_slow_call_shows_progress_on_a_terminal_only() {
     );
     assert!(text.contains("\r\x1b[2K"), "{text:?}");
     assert!(text.ends_with("(none)\r\n"), "{text:?}");
+}
+
+#[test]
+fn watch_repeats_the_rules_text() {
+    let peer = Peer::start(Arc::new(|_, _| {
+        (200, "application/yaml", "groups: []\n".to_owned())
+    }));
+    let mut child = Command::new(CLI)
+        .args(["--endpoint", &peer.url, "--watch", "0.3", "rules"])
+        .env_remove("CQRS_OBS_ENDPOINT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        still_running,
+        "--watch rules stopped: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.matches("groups: []\n").count() >= 2, "{stdout:?}");
+    assert!(output.stderr.is_empty(), "{:?}", output.stderr);
+}
+
+/// Runs the CLI with only the given environment variables of its own (no `--endpoint`).
+fn cli_without_endpoint_flag(args: &[&str], env: &[(&str, &str)]) -> support::Run {
+    let mut command = Command::new(CLI);
+    for key in [
+        "CQRS_OBS_ENDPOINT",
+        "CQRS_OBS_TOKEN",
+        "CQRS_OBS_CA_CERT",
+        "NO_COLOR",
+    ] {
+        command.env_remove(key);
+    }
+    let output = command
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    support::Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn the_endpoint_comes_from_the_flag_then_the_environment() {
+    let from_env = json_peer(vec![("/handlers", 200, "[]".to_owned())]);
+    let from_flag = json_peer(vec![("/handlers", 200, "[]".to_owned())]);
+    let run = cli_without_endpoint_flag(
+        &["-o", "json", "handlers"],
+        &[("CQRS_OBS_ENDPOINT", &from_env.url)],
+    );
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "[]\n"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(from_env.requests().len(), 1);
+    let run = cli_without_endpoint_flag(
+        &["--endpoint", &from_flag.url, "handlers"],
+        &[("CQRS_OBS_ENDPOINT", &from_env.url)],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(from_flag.requests().len(), 1, "the flag wins");
+    assert_eq!(from_env.requests().len(), 1);
+    let bad = cli_without_endpoint_flag(&["handlers"], &[("CQRS_OBS_ENDPOINT", "localhost:9464")]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("--endpoint <URL>"), "{}", bad.stderr);
+}
+
+#[test]
+fn every_filter_flag_sets_its_query_parameter() {
+    let page = json!({"entries": [], "next_cursor": null});
+    let stats = json!({"store": {"total": 0, "since": null, "by_level": {}, "by_service": {}, "top_errors": []},
+                       "pipeline": {"received": 0, "dropped": 0, "stored": 0}});
+    let peer = json_peer(vec![
+        ("/logs", 200, page.to_string()),
+        ("/logs/stats", 200, stats.to_string()),
+        ("/anomalies", 200, "[]".to_owned()),
+    ]);
+    let logs = cli(
+        &peer.url,
+        &[
+            "logs",
+            "--level",
+            "warn",
+            "--since",
+            "2h",
+            "--until",
+            "2026-11-27T06:00:00Z",
+            "--service",
+            "bank",
+            "--target",
+            "bank::saga",
+            "--trace",
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            "--correlation",
+            "conv 1",
+            "--aggregate",
+            "acc-7",
+            "--event-type",
+            "Withdrawn",
+            "--grep",
+            "refused & more",
+            "--limit",
+            "20",
+        ],
+    );
+    assert_eq!(logs.code, 0, "{}", logs.stderr);
+    let stats_run = cli(
+        &peer.url,
+        &[
+            "log-stats",
+            "--since",
+            "1d",
+            "--until",
+            "30m",
+            "--service",
+            "bank",
+        ],
+    );
+    assert_eq!(stats_run.code, 0, "{}", stats_run.stderr);
+    let anomalies = cli(
+        &peer.url,
+        &[
+            "anomalies",
+            "--severity",
+            "medium",
+            "--metric",
+            "query.latency/balance",
+        ],
+    );
+    assert_eq!(anomalies.code, 0, "{}", anomalies.stderr);
+    let targets: Vec<String> = peer.requests().into_iter().map(|r| r.target).collect();
+    assert_eq!(
+        targets,
+        [
+            "/logs?level=warn&service=bank&target=bank%3A%3Asaga&since=7200s\
+             &until=2026-11-27T06%3A00%3A00Z&trace_id=4bf92f3577b34da6a3ce929d0e0e4736\
+             &correlation_id=conv%201&aggregate_id=acc-7&event_type=Withdrawn\
+             &q=refused%20%26%20more&limit=20",
+            "/logs/stats?since=86400s&until=1800s&service=bank",
+            "/anomalies?severity=medium&metric=query.latency%2Fbalance&since=86400s",
+        ]
+        .map(String::from)
+    );
+}
+
+#[test]
+fn no_color_turns_colour_off_on_a_terminal() {
+    let health = json!({"status": "UP", "components": {"db": {"status": "UP", "details": {}}}, "groups": []});
+    let peer = json_peer(vec![("/health", 200, health.to_string())]);
+    // util-linux `script` gives the CLI a terminal: `auto` colours unless NO_COLOR is set.
+    let on_terminal = |no_color: Option<&str>| {
+        let mut command = Command::new("script");
+        command
+            .args([
+                "-qec",
+                &format!("{CLI} --endpoint {} health", peer.url),
+                "/dev/null",
+            ])
+            .env_remove("CQRS_OBS_ENDPOINT")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::null());
+        if let Some(value) = no_color {
+            command.env("NO_COLOR", value);
+        }
+        let output = command.output().expect("running `script` (util-linux)");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let coloured = on_terminal(None);
+    assert!(coloured.contains("\x1b[32mUP\x1b[0m"), "{coloured:?}");
+    let plain = on_terminal(Some("1"));
+    assert!(plain.contains("UP") && !plain.contains('\x1b'), "{plain:?}");
 }

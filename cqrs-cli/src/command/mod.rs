@@ -44,14 +44,32 @@ impl Ctx {
 /// A command's result: what to print and how it judged the service.
 pub(crate) type Outcome = Result<(Report, Exit), CliError>;
 
+/// `--watch` repeats commands that report; it refuses those that stream, write files or
+/// change something elsewhere.
+pub(crate) fn check_watch(command: &Command) -> Result<(), CliError> {
+    let refused = match command {
+        Command::Logs(args) if args.follow => "`logs --follow` already streams new entries",
+        Command::Dashboards(DashboardsCommand::Export(_)) => "`dashboards export` runs once",
+        Command::Dashboards(DashboardsCommand::Deploy(_)) => "`dashboards deploy` runs once",
+        _ => return Ok(()),
+    };
+    Err(CliError::Usage(format!(
+        "--watch: {refused}; leave out --watch"
+    )))
+}
+
+/// The generated rules, as the service serves them (YAML).
+fn rules(ctx: &Ctx) -> Result<String, CliError> {
+    Ok(ctx.admin.get("/slo/rules")?.expect(&[200])?.body)
+}
+
 /// Runs `command` once and prints its report to stdout.
 pub(crate) fn run_once(ctx: &Ctx, command: &Command) -> Result<Exit, CliError> {
     match command {
         // Commands that stream or write raw text print themselves.
         Command::Logs(args) if args.follow => return logs::follow(ctx, args).map(|()| Exit::Ok),
         Command::Rules => {
-            let text = ctx.admin.get("/slo/rules")?.expect(&[200])?.body;
-            write_stdout(&text)?;
+            write_stdout(&rules(ctx)?)?;
             return Ok(Exit::Ok);
         }
         Command::Dashboards(DashboardsCommand::Export(args)) if args.out.is_none() => {
@@ -98,12 +116,12 @@ pub(crate) fn write_stdout(text: &str) -> Result<(), CliError> {
 pub(crate) fn watch(ctx: &Ctx, command: &Command, every: std::time::Duration) -> ! {
     loop {
         let started = std::time::Instant::now();
-        let shown = match report(ctx, command) {
-            Ok((report, _)) => report
-                .render(ctx.settings.format, ctx.settings.color)
-                .unwrap_or_else(|e| format!("cqrs-cli: {e}\n")),
-            Err(e) => format!("cqrs-cli: {e}\n"),
+        let rendered = match command {
+            Command::Rules => rules(ctx),
+            _ => report(ctx, command)
+                .and_then(|(report, _)| report.render(ctx.settings.format, ctx.settings.color)),
         };
+        let shown = rendered.unwrap_or_else(|e| format!("cqrs-cli: {e}\n"));
         if ctx.settings.screen {
             let now = crate::clock::now_rfc3339();
             let _ = write_stdout(&format!(
