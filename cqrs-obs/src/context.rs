@@ -171,12 +171,25 @@ impl Context {
 
     #[inline(always)]
     pub(crate) fn new_root_in(local: &crate::local::Local) -> Context {
-        let [(a, b), (c, d)] = local.next_ids::<2>();
+        let (prefix, counter) = local.root_ids();
+        let sampled = crate::trace::sample_root(crate::trace::root_trace_id(prefix, counter));
+        Context::root(prefix, counter, sampled)
+    }
+
+    /// The root context whose ids derive from `prefix` and `counter` (see [`Frame::Root`]).
+    #[inline(always)]
+    fn root(prefix: u64, counter: u64, sampled: bool) -> Context {
+        let message = (prefix, counter.wrapping_add(1));
+        let flags = crate::propagation::TraceFlags::NONE.with_sampled(sampled);
         Context {
-            correlation_id: Id(Repr::Random(a, b)),
+            correlation_id: Id(Repr::Random(prefix, counter)),
             causation_id: None,
-            message_id: Some(Id(Repr::Random(c, d))),
-            trace: crate::trace::root_trace_from((a, b), (c, d)),
+            message_id: Some(Id(Repr::Random(message.0, message.1))),
+            trace: TraceParent::new(
+                crate::trace::root_trace_id(prefix, counter),
+                crate::trace::span_id_from(message),
+                flags,
+            ),
             tracestate: None,
             span: None,
         }
@@ -244,6 +257,104 @@ impl Context {
     }
 }
 
+/// One entry of a thread's context stack.
+#[derive(Debug)]
+pub(crate) enum Frame {
+    /// A scope with no context.
+    Empty,
+    /// A built context.
+    Full(Context),
+    /// The root context of a new conversation, built only when something reads it. Its ids
+    /// all derive from the thread's id prefix and one counter value: the correlation id is
+    /// `(prefix, counter)`, the message id `(prefix, counter + 1)`, and the trace and span ids
+    /// are mixed from those. An unsampled command that starts a conversation and whose context
+    /// nobody reads costs three words on the stack instead of a whole [`Context`].
+    Root {
+        prefix: u64,
+        counter: u64,
+        sampled: bool,
+    },
+}
+
+impl Frame {
+    #[inline(always)]
+    pub(crate) fn from_context(ctx: Option<Context>) -> Frame {
+        match ctx {
+            Some(ctx) => Frame::Full(ctx),
+            None => Frame::Empty,
+        }
+    }
+
+    /// A root frame for a new conversation, with the sampler's decision for its trace.
+    #[inline(always)]
+    pub(crate) fn new_root_in(local: &Local) -> Frame {
+        let (prefix, counter) = local.root_ids();
+        let sampled = crate::trace::sample_root(crate::trace::root_trace_id(prefix, counter));
+        Frame::Root {
+            prefix,
+            counter,
+            sampled,
+        }
+    }
+
+    /// Builds a [`Root`](Frame::Root) frame's context in place; returns the context, if any.
+    #[inline]
+    pub(crate) fn materialize(&mut self) -> Option<&mut Context> {
+        if let Frame::Root {
+            prefix,
+            counter,
+            sampled,
+        } = *self
+        {
+            *self = Frame::Full(Context::root(prefix, counter, sampled));
+        }
+        match self {
+            Frame::Full(ctx) => Some(ctx),
+            _ => None,
+        }
+    }
+
+    /// The context of a built frame (`None` for an empty one; a root frame must have been
+    /// [materialized](Frame::materialize) first).
+    #[inline(always)]
+    pub(crate) fn built(&self) -> Option<&Context> {
+        debug_assert!(!matches!(self, Frame::Root { .. }), "unbuilt root frame");
+        match self {
+            Frame::Full(ctx) => Some(ctx),
+            _ => None,
+        }
+    }
+
+    /// The frame's context, built if needed.
+    #[inline]
+    pub(crate) fn into_context(mut self) -> Option<Context> {
+        self.materialize();
+        match self {
+            Frame::Full(ctx) => Some(ctx),
+            _ => None,
+        }
+    }
+
+    /// Whether the frame's trace is sampled.
+    #[inline(always)]
+    pub(crate) fn is_sampled(&self) -> bool {
+        match self {
+            Frame::Full(ctx) => ctx.is_sampled(),
+            Frame::Root { sampled, .. } => *sampled,
+            Frame::Empty => false,
+        }
+    }
+
+    /// Whether dropping the frame is a no-op.
+    #[inline(always)]
+    pub(crate) fn is_plain(&self) -> bool {
+        match self {
+            Frame::Full(ctx) => ctx.is_plain(),
+            _ => true,
+        }
+    }
+}
+
 /// The context of the message being handled on this thread (or in this task), if any.
 ///
 /// ```
@@ -259,7 +370,10 @@ pub fn current() -> Option<Context> {
 
 /// Calls `f` with a reference to the current context without cloning it.
 pub fn with_current<R>(f: impl FnOnce(Option<&Context>) -> R) -> R {
-    LOCAL.with(|l| f(l.stack.borrow().last().and_then(Option::as_ref)))
+    LOCAL.with(|l| {
+        l.materialize_top();
+        f(l.stack.borrow().last().and_then(Frame::built))
+    })
 }
 
 /// Replaces the current context, returning the previous one. Prefer [`scope`] or
@@ -268,9 +382,9 @@ pub fn replace(ctx: Option<Context>) -> Option<Context> {
     LOCAL.with(|l| {
         let mut stack = l.stack.borrow_mut();
         match stack.last_mut() {
-            Some(top) => std::mem::replace(top, ctx),
+            Some(top) => std::mem::replace(top, Frame::from_context(ctx)).into_context(),
             None => {
-                stack.push(ctx);
+                stack.push(Frame::from_context(ctx));
                 None
             }
         }

@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-use crate::context::Context;
+use crate::context::{Context, Frame};
 
 /// Shards a thread can own exclusively; one more is shared by all other threads.
 pub const OWNED_SHARDS: usize = 8;
@@ -20,7 +20,7 @@ static OWNED: AtomicUsize = AtomicUsize::new(0);
 pub(crate) struct Local {
     /// The contexts installed on this thread, innermost last (`None`: a scope with none). A
     /// call pushes its context and pops it when it ends, so the caller's is never moved.
-    pub(crate) stack: RefCell<Vec<Option<Context>>>,
+    pub(crate) stack: RefCell<Vec<Frame>>,
     /// Random per-thread prefix (0 until drawn) and a counter.
     ids: Cell<(u64, u64)>,
     shard: Cell<usize>,
@@ -48,13 +48,24 @@ impl Local {
         if stack.capacity() == 0 {
             stack.reserve(8);
         }
-        stack.push(ctx);
+        stack.push(Frame::from_context(ctx));
+    }
+
+    /// Builds the innermost context if it is a root frame nobody has read yet. While a reader
+    /// holds the stack, its top is built already (nothing can be pushed meanwhile).
+    #[inline(always)]
+    pub(crate) fn materialize_top(&self) {
+        if let Ok(mut stack) = self.stack.try_borrow_mut() {
+            if let Some(top) = stack.last_mut() {
+                top.materialize();
+            }
+        }
     }
 
     /// Removes the innermost context, returning it.
     #[inline(always)]
     pub(crate) fn pop(&self) -> Option<Context> {
-        self.stack.borrow_mut().pop().flatten()
+        self.stack.borrow_mut().pop().and_then(Frame::into_context)
     }
 
     /// This thread's shard, claimed on first use.
@@ -67,6 +78,15 @@ impl Local {
         let shard = claim();
         self.shard.set(shard);
         shard
+    }
+
+    /// The id prefix and first counter value of a new root context, which uses two
+    /// consecutive counter values (its correlation and message ids; see
+    /// [`Frame::Root`](crate::context::Frame::Root)).
+    #[inline(always)]
+    pub(crate) fn root_ids(&self) -> (u64, u64) {
+        let [first, _] = self.next_ids::<2>();
+        first
     }
 
     /// `N` fresh ids' halves: unique within the process (one prefix per thread) and, with a

@@ -5,7 +5,7 @@ use std::mem::ManuallyDrop;
 
 use super::outcome::Outcome;
 use super::site::{HandlerKind, HandlerSite};
-use crate::context::Context;
+use crate::context::{Context, Frame};
 use crate::local::{self, Local, LOCAL};
 use crate::propagation::TraceParent;
 use crate::trace::{LiveSpan, Origin};
@@ -70,14 +70,15 @@ impl Parent {
         kind: HandlerKind,
         local: &Local,
         current: Option<&Context>,
-        slot: &mut Option<Context>,
+        slot: &mut Frame,
     ) -> Origin {
         if let (Parent::Current, None) = (&*self, current) {
-            *slot = Some(Context::new_root_in(local));
+            // A new conversation: its context is built only if something reads it.
+            *slot = Frame::new_root_in(local);
             return Origin::Root;
         }
         let (ctx, origin) = self.derive(kind, local, current);
-        *slot = Some(ctx);
+        *slot = Frame::Full(ctx);
         origin
     }
 
@@ -228,14 +229,18 @@ impl CallGuard {
             if stack.capacity() == 0 {
                 stack.reserve(8);
             }
+            // The caller's context, if any, is what the call's derives from.
+            if let Some(caller) = stack.last_mut() {
+                caller.materialize();
+            }
             // The call's context is built where it will live, on top of the stack.
             let below = stack.len();
-            stack.push(None);
+            stack.push(Frame::Empty);
             let (callers, top) = stack.split_at_mut(below);
-            let current = callers.last().and_then(Option::as_ref);
+            let current = callers.last().and_then(Frame::built);
             let origin = parent.derive_into(kind, local, current, &mut top[0]);
-            if let Some(ctx) = top[0].as_mut().filter(|c| c.is_sampled()) {
-                if crate::trace::has_tracer() {
+            if top[0].is_sampled() && crate::trace::has_tracer() {
+                if let Some(ctx) = top[0].materialize() {
                     *guard.span = start_span(site, ctx, origin, current, parent.producer());
                 }
             }
@@ -270,11 +275,12 @@ impl CallGuard {
         };
         let kind = site.meta().kind;
         let Ok(Some((shard, ctx, span, pending))) = LOCAL.try_with(|local| {
-            let stack = local.stack.borrow();
-            let current = stack.last().and_then(Option::as_ref);
             if local.absorbing.get() == site_addr(site) {
                 return None;
             }
+            local.materialize_top();
+            let stack = local.stack.borrow();
+            let current = stack.last().and_then(Frame::built);
             let (mut ctx, origin) = parent.derive(kind, local, current);
             let span = if ctx.is_sampled() && crate::trace::has_tracer() {
                 start_span(site, &mut ctx, origin, current, parent.producer())
@@ -345,10 +351,10 @@ impl Drop for CallGuard {
                     let mut stack = local.stack.borrow_mut();
                     // Sampled calls go to the journal; failed ones may be kept anyway.
                     let (keep, plain) = match stack.last() {
-                        Some(Some(ctx)) => {
-                            (ctx.is_sampled() || outcome.is_failure(), ctx.is_plain())
+                        Some(frame) => {
+                            (frame.is_sampled() || outcome.is_failure(), frame.is_plain())
                         }
-                        _ => (false, true),
+                        None => (false, true),
                     };
                     if !keep && plain {
                         // Nothing to free or record: forgetting it lets the compiler skip
@@ -356,7 +362,7 @@ impl Drop for CallGuard {
                         std::mem::forget(stack.pop());
                         return;
                     }
-                    let own = stack.pop().flatten();
+                    let own = stack.pop().and_then(Frame::into_context);
                     drop(stack);
                     if let (true, Some(ctx)) = (keep, &own) {
                         after_sync(site, ctx, outcome, clock.nanos(ticks));

@@ -12,8 +12,62 @@ use super::site::BUCKET_BOUNDS_NANOS;
 #[derive(Debug)]
 pub(crate) struct Timebase {
     clock: quanta::Clock,
-    /// `bounds[i]`: the largest tick count whose duration is at most `BUCKET_BOUNDS_NANOS[i]`.
+    /// `bounds[i]`: the largest tick count whose duration is at most `BUCKET_BOUNDS_NANOS[i]`
+    /// (the octave table is built from them; tests check it against them).
+    #[cfg(test)]
     bounds: [u64; BUCKET_BOUNDS_NANOS.len()],
+    /// Per binary order of magnitude of a tick count, where its bucket search starts.
+    octaves: [Octave; 65],
+}
+
+/// The tick counts `t` with `64 - t.leading_zeros() == k`, i.e. `[2^(k-1), 2^k)` (and `{0}` for
+/// `k = 0`): the bounds below all of them, and the (at most two) bounds inside the range.
+///
+/// The bounds grow by a factor of at least 2 from one to the next, so a binary order of
+/// magnitude holds at most two of them, and a bucket is found with one table read and two
+/// comparisons instead of a binary search over all the bounds.
+#[derive(Debug, Clone, Copy)]
+struct Octave {
+    /// The number of bounds below the range.
+    below: usize,
+    /// The bounds inside the range, padded with `u64::MAX`.
+    inside: [u64; 2],
+}
+
+/// The index into [`Timebase::octaves`] of a tick count.
+#[inline(always)]
+fn octave(ticks: u64) -> usize {
+    (u64::BITS - ticks.leading_zeros()) as usize
+}
+
+/// The octave table for `bounds` (increasing, each at least twice the one before, give or take
+/// a tick of rounding; checked).
+fn octaves(bounds: &[u64]) -> [Octave; 65] {
+    std::array::from_fn(|k| {
+        let (low, high) = match k {
+            0 => (0, 0),
+            64 => (1 << 63, u64::MAX),
+            k => (1 << (k - 1), (1 << k) - 1),
+        };
+        let below = bounds.partition_point(|&b| b < low);
+        // A tick count `t` in the range is above a bound `b` iff `b < t`; only bounds below the
+        // range's top can be.
+        let inside: Vec<u64> = bounds[below..]
+            .iter()
+            .copied()
+            .take_while(|&b| b < high)
+            .collect();
+        assert!(
+            inside.len() <= 2,
+            "histogram bounds too close together: {inside:?} in [{low}, {high}]"
+        );
+        let mut padded = [u64::MAX; 2];
+        padded[..inside.len()].copy_from_slice(&inside);
+        Octave {
+            below,
+            inside: padded,
+        }
+    })
 }
 
 static TIMEBASE: OnceLock<Timebase> = OnceLock::new();
@@ -24,7 +78,12 @@ impl Timebase {
         for (ticks, &nanos) in bounds.iter_mut().zip(&BUCKET_BOUNDS_NANOS) {
             *ticks = last_tick_within(&clock, nanos);
         }
-        Timebase { clock, bounds }
+        Timebase {
+            clock,
+            #[cfg(test)]
+            bounds,
+            octaves: octaves(&bounds),
+        }
     }
 
     /// The timebase, once [`enable`](Timebase::enable) ran.
@@ -48,7 +107,8 @@ impl Timebase {
     /// nanoseconds falls in (bounds are inclusive).
     #[inline(always)]
     pub(crate) fn bucket(&self, ticks: u64) -> usize {
-        self.bounds.partition_point(|&bound| bound < ticks)
+        let octave = &self.octaves[octave(ticks)];
+        octave.below + usize::from(ticks > octave.inside[0]) + usize::from(ticks > octave.inside[1])
     }
 
     /// The largest tick count that lasts at most `nanos`.
@@ -103,6 +163,37 @@ mod tests {
             }
         }
         assert_eq!(timebase.bucket(u64::MAX), BUCKET_BOUNDS_NANOS.len());
+    }
+
+    #[test]
+    fn the_octave_table_finds_the_binary_search_bucket() {
+        let timebase = Timebase::enable();
+        let search = |ticks: u64| timebase.bounds.partition_point(|&bound| bound < ticks);
+        let mut probes = vec![0, 1, 2, 3, u64::MAX - 1, u64::MAX];
+        for k in 1..64 {
+            let low = 1u64 << k;
+            probes.extend([low - 1, low, low + 1, low | (low >> 1)]);
+        }
+        for &bound in &timebase.bounds {
+            probes.extend([bound.saturating_sub(1), bound, bound.saturating_add(1)]);
+        }
+        // A deterministic spread of values over every magnitude.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            probes.push(x >> (x % 64));
+        }
+        for ticks in probes {
+            assert_eq!(timebase.bucket(ticks), search(ticks), "{ticks} ticks");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "too close together")]
+    fn bounds_closer_than_a_factor_of_two_are_refused() {
+        octaves(&[70, 80, 90, 1000]);
     }
 
     #[test]

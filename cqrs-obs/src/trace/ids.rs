@@ -54,16 +54,20 @@ pub(crate) fn new_root_trace(local: &Local) -> TraceParent {
 /// counter, so trace ids stay unique per process, with well-mixed low bits).
 #[inline(always)]
 pub(crate) fn root_trace_from(trace: (u64, u64), span: (u64, u64)) -> TraceParent {
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&trace.0.to_be_bytes());
-    bytes[8..].copy_from_slice(&mix(trace.1).to_be_bytes());
-    // The prefix is odd, so the id is never all zeros.
-    let trace_id = match TraceId::new(bytes) {
-        Some(id) => id,
-        None => unreachable_id(),
-    };
+    let trace_id = root_trace_id(trace.0, trace.1);
     let flags = TraceFlags::NONE.with_sampled(super::sample_root(trace_id));
     TraceParent::new(trace_id, span_id_from(span), flags)
+}
+
+/// The trace id derived from the id pair `(prefix, counter)`.
+#[inline(always)]
+pub(crate) fn root_trace_id(prefix: u64, counter: u64) -> TraceId {
+    let id = (u128::from(prefix) << 64) | u128::from(mix(counter));
+    // The prefix is odd, so the id is never all zeros.
+    match TraceId::new(id.to_be_bytes()) {
+        Some(id) => id,
+        None => unreachable_id(),
+    }
 }
 
 /// A span id derived from a fresh id pair (never zero).

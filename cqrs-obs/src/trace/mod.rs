@@ -25,7 +25,7 @@ mod pipeline;
 mod sampler;
 mod span;
 
-pub(crate) use ids::{new_root_trace, new_span_id, root_trace_from, span_id_from};
+pub(crate) use ids::{new_root_trace, new_span_id, root_trace_id, span_id_from};
 pub(crate) use journal::record as journal_record;
 pub(crate) use journal::record_pending as journal_record_pending;
 pub(crate) use journal::record_sent as journal_record_sent;
