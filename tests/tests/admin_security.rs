@@ -1,7 +1,7 @@
 //! The admin endpoint's security over real HTTP: a non-loopback address without a token is
-//! refused at start; with tokens, every route but the probes needs one; the viewer token reads
-//! and is refused actions; the operator acts; and the audit log has a line for each refused
-//! and each accepted operator request.
+//! refused at start (and accepted with one); with tokens, every route but the probes needs one;
+//! the viewer token reads and is refused actions (`PUT /sampling`, `POST /test`); the operator
+//! acts; and the audit log has a line for each refused and each accepted operator request.
 
 use std::net::SocketAddr;
 
@@ -56,29 +56,40 @@ fn tokens_roles_and_the_audit_log() {
     assert!(matches!(err, InitError::AdminNeedsToken { .. }), "{err}");
     assert!(err.to_string().contains("CQRS_OBS_ADMIN_TOKEN"), "{err}");
 
+    // With a token, a non-loopback address is accepted (reached here over loopback).
     let guard = cqrs_obs::builder()
         .ignore_env()
-        .admin_addr(AdminAddr::Listen("127.0.0.1:0".parse().unwrap()))
+        .admin_addr(AdminAddr::Listen("0.0.0.0:0".parse().unwrap()))
         .admin_token(OPERATOR)
         .admin_viewer_token(VIEWER)
         .admin_audit_log(&audit)
         .console(Console::Off)
         .try_init()
         .expect("init");
-    let addr = guard.admin_addr().unwrap();
+    let bound = guard.admin_addr().unwrap();
+    assert!(bound.ip().is_unspecified(), "{bound}");
+    let addr = SocketAddr::from(([127, 0, 0, 1], bound.port()));
 
+    // Every route of the admin router (and an unknown one: nothing is revealed without a
+    // token).
     let routes = [
         "/metrics",
         "/handlers",
         "/health",
+        "/health/liveness",
         "/slo",
         "/slo/rules",
         "/slo/deploy-gate",
+        "/slo/deposit-latency",
         "/sampling",
         "/logs",
         "/logs/stats",
         "/anomalies",
+        "/anomalies/series",
+        "/traces/4bf92f3577b34da6a3ce929d0e0e4736",
         "/dashboards/production",
+        "/dashboards/production/overview",
+        "/no-such-route",
     ];
     for route in routes {
         let (status, body) = call(addr, "GET", route, None, "");
@@ -92,6 +103,12 @@ fn tokens_roles_and_the_audit_log() {
             "{route} as viewer: {status}"
         );
     }
+    // A follow stream is refused before it starts.
+    let (status, body) = call(addr, "GET", "/logs?follow=true", None, "");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
     for probe in ["/livez", "/readyz"] {
         let (status, _) = call(addr, "GET", probe, None, "");
         assert_eq!(status, 200, "{probe} stays open for Kubernetes");
@@ -130,38 +147,64 @@ fn tokens_roles_and_the_audit_log() {
         "{body}"
     );
 
+    // The W3C test service (`POST /test`) is an action too.
+    let (status, body) = call(addr, "POST", "/test", None, "[]");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (status, body) = call(addr, "POST", "/test", Some(VIEWER), "[]");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let (status, body) = call(addr, "POST", "/test", Some(OPERATOR), "[]");
+    assert_eq!(status, 200, "{body}");
+
     let lines = audit_lines(&audit);
     let refused: Vec<&Value> = lines.iter().filter(|l| l["result"] == "refused").collect();
     let accepted: Vec<&Value> = lines.iter().filter(|l| l["result"] == "accepted").collect();
     assert_eq!(
         refused.len(),
-        2 * routes.len() + 1,
+        2 * routes.len() + 4,
         "one line per refused request"
     );
-    assert_eq!(
-        refused.iter().filter(|l| l["status"] == 401).count(),
-        2 * routes.len()
-    );
-    let forbidden = refused.iter().find(|l| l["status"] == 403).unwrap();
-    assert_eq!(forbidden["role"], "viewer");
-    assert_eq!(
-        (forbidden["method"].as_str(), forbidden["path"].as_str()),
-        (Some("PUT"), Some("/sampling"))
-    );
+    let unauthorized: Vec<&&Value> = refused.iter().filter(|l| l["status"] == 401).collect();
+    assert_eq!(unauthorized.len(), 2 * routes.len() + 2);
+    assert!(unauthorized.iter().all(|l| l["role"].is_null()));
+    // The path is logged without the query string.
+    assert!(unauthorized.iter().any(|l| l["path"] == "/logs"));
+    assert!(unauthorized
+        .iter()
+        .all(|l| !l["path"].as_str().unwrap().contains('?')));
+    let forbidden: Vec<(&str, &str)> = refused
+        .iter()
+        .filter(|l| l["status"] == 403)
+        .inspect(|l| assert_eq!(l["role"], "viewer", "{l}"))
+        .map(|l| (l["method"].as_str().unwrap(), l["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(forbidden, [("PUT", "/sampling"), ("POST", "/test")]);
+    assert!(refused.iter().all(|l| l["reason"].is_string()));
     assert_eq!(
         accepted.len(),
-        2,
-        "both operator actions, the good and the bad one"
+        3,
+        "every operator action, the good and the bad ones"
     );
-    assert!(accepted
-        .iter()
-        .all(|l| l["role"] == "operator" && l["method"] == "PUT"));
+    assert!(accepted.iter().all(|l| l["role"] == "operator"));
     assert_eq!(
         accepted
             .iter()
-            .map(|l| l["status"].as_u64().unwrap())
+            .map(|l| (
+                l["method"].as_str().unwrap(),
+                l["path"].as_str().unwrap(),
+                l["status"].as_u64().unwrap()
+            ))
             .collect::<Vec<_>>(),
-        [200, 400]
+        [
+            ("PUT", "/sampling", 200),
+            ("PUT", "/sampling", 400),
+            ("POST", "/test", 200)
+        ]
     );
     for line in &lines {
         assert!(

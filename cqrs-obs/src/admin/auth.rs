@@ -88,12 +88,14 @@ impl Tokens {
     }
 }
 
-/// Compares without an early exit, so the time taken does not reveal how much matched.
+/// Compares the presented value `a` with the secret `b` without an early exit: the time
+/// taken depends on the secret's length only, so it reveals neither how much of the value
+/// matched nor whether its length did.
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let differs = b.iter().enumerate().fold(a.len() ^ b.len(), |acc, (i, y)| {
+        acc | usize::from(a.get(i).copied().unwrap_or(0) ^ y)
+    });
+    differs == 0
 }
 
 /// Routes that need no token.
@@ -182,6 +184,10 @@ mod tests {
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"abcd", b"abc"));
+        assert!(!constant_time_eq(b"", b"abc"));
+        assert!(!constant_time_eq(b"abc\0", b"abc"));
+        assert!(constant_time_eq(b"", b""));
     }
 
     #[test]
