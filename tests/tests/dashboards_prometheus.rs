@@ -1,7 +1,8 @@
 //! Every PromQL expression of every generated dashboard returns data from a real Prometheus
 //! server that scraped the bank and loaded the generated SLO rules: the metric names, label
 //! names and label values the dashboards use really exist, and the SLO panels' recorded
-//! series are really produced by the rules. Because `=~".*"` and `!=` matchers also match
+//! series are really produced by the rules; each `$handler` option selects its handler's
+//! series. Because `=~".*"` and `!=` matchers also match
 //! series without the label, every label an expression names is also checked to exist on a
 //! metric it reads.
 //!
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cqrs_obs::metrics::names;
+use cqrs_obs::metrics::names::{self, label};
 use cqrs_obs_tests::bank::{init_obs, run_test_workload};
 use cqrs_obs_tests::http;
 use cqrs_obs_tests::peer::{self, ChildGuard, TempDir};
@@ -312,6 +313,39 @@ fn every_dashboard_query_returns_data_from_prometheus() {
         }
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));
+
+    // Each `$handler` option selects the series of its handler: its value is a label value
+    // of the family that identifies handlers by it (command type, event handler, query type).
+    let overview = all_dashboards(&sources)
+        .into_iter()
+        .map(|(_, d)| d)
+        .next()
+        .expect("a dashboard");
+    let handler = overview
+        .templating
+        .list
+        .iter()
+        .find(|v| v.name == "handler")
+        .expect("a $handler variable");
+    let mut unmatched = Vec::new();
+    for option in handler.options.iter().filter(|o| o.value != "$__all") {
+        let value = option.value.replace('\\', "\\\\").replace('"', "\\\"");
+        let probe = [
+            (names::COMMANDS_TOTAL, label::COMMAND),
+            (names::EVENTS_PROCESSED_TOTAL, label::HANDLER),
+            (names::QUERIES_TOTAL, label::QUERY),
+        ]
+        .map(|(metric, key)| format!("count({metric}{{job=\"{JOB}\",{key}=\"{value}\"}})"))
+        .join(" or ");
+        if series(server, &probe).unwrap_or(0) == 0 {
+            unmatched.push(format!("{} ({})", option.value, option.text));
+        }
+    }
+    assert!(handler.options.len() > 1, "{handler:?}");
+    assert!(
+        unmatched.is_empty(),
+        "$handler options that select no series: {unmatched:?}"
+    );
 
     // The variables' own queries find the bank.
     let jobs = api(
