@@ -337,7 +337,27 @@ pub(crate) struct DeployArgs {
         value_name = "TOKEN"
     )]
     pub(crate) grafana_token: Option<String>,
-    /// The uid of the Grafana folder to put the dashboards in [default: General].
+    /// Grafana user for basic authentication, instead of a token (with `--grafana-password`).
+    #[arg(
+        long,
+        env = "GRAFANA_USER",
+        hide_env_values = true,
+        value_name = "USER",
+        conflicts_with = "grafana_token",
+        requires = "grafana_password"
+    )]
+    pub(crate) grafana_user: Option<String>,
+    /// The password of `--grafana-user`.
+    #[arg(
+        long,
+        env = "GRAFANA_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD",
+        requires = "grafana_user"
+    )]
+    pub(crate) grafana_password: Option<String>,
+    /// The uid of the Grafana folder to put the dashboards in, created (titled with its uid)
+    /// when missing [default: General].
     #[arg(long, value_name = "UID")]
     pub(crate) folder_uid: Option<String>,
     /// Attempts per dashboard on connection errors, 429 and 5xx answers.

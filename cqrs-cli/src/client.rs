@@ -19,7 +19,8 @@ pub(crate) struct Client {
     agent: Agent,
     stream_agent: Agent,
     base: String,
-    token: Option<String>,
+    /// The `Authorization` header value, if any.
+    authorization: Option<String>,
     progress: bool,
 }
 
@@ -190,9 +191,16 @@ impl Client {
             agent: agent(Some(timeout), ca_pem)?,
             stream_agent: agent(None, ca_pem)?,
             base: base.to_owned(),
-            token: token.map(str::to_owned),
+            authorization: token.map(|t| format!("Bearer {t}")),
             progress,
         })
+    }
+
+    /// Sends basic authentication (`user:password`) instead of a bearer token.
+    pub(crate) fn with_basic_auth(mut self, user: &str, password: &str) -> Client {
+        let credentials = base64(format!("{user}:{password}").as_bytes());
+        self.authorization = Some(format!("Basic {credentials}"));
+        self
     }
 
     /// The base URL.
@@ -205,8 +213,8 @@ impl Client {
         let url = format!("{}{path_and_query}", self.base);
         let _progress = Progress::start(self.progress, &url);
         let mut request = self.agent.get(&url);
-        if let Some(token) = &self.token {
-            request = request.header("Authorization", &format!("Bearer {token}"));
+        if let Some(value) = &self.authorization {
+            request = request.header("Authorization", value);
         }
         let mut response = request.call().map_err(|e| classify(&url, e))?;
         let status = response.status().as_u16();
@@ -238,8 +246,8 @@ impl Client {
             .stream_agent
             .get(&url)
             .header("Accept", "text/event-stream");
-        if let Some(token) = &self.token {
-            request = request.header("Authorization", &format!("Bearer {token}"));
+        if let Some(value) = &self.authorization {
+            request = request.header("Authorization", value);
         }
         let mut response = request.call().map_err(|e| classify(&url, e))?;
         let status = response.status().as_u16();
@@ -261,8 +269,8 @@ impl Client {
             .post(&url)
             .header("Content-Type", "application/json")
             .header("Accept", "application/json");
-        if let Some(token) = &self.token {
-            request = request.header("Authorization", &format!("Bearer {token}"));
+        if let Some(value) = &self.authorization {
+            request = request.header("Authorization", value);
         }
         let mut response = request.send(body).map_err(|e| classify(&url, e))?;
         let status = response.status().as_u16();
@@ -274,9 +282,45 @@ impl Client {
     }
 }
 
+/// Standard base64 with padding (RFC 4648), for basic authentication.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("admin:admin", "YWRtaW46YWRtaW4="),
+        ] {
+            assert_eq!(base64(input.as_bytes()), want);
+        }
+    }
 
     #[test]
     fn queries_are_encoded_and_empty_values_left_out() {

@@ -245,7 +245,14 @@ fn deploy_retries_transient_failures_and_reports_each_dashboard() {
     ]);
     let admin = json_peer(vec![("/dashboards/minimal", 200, dashboards.to_string())]);
     let grafana = Peer::start(Arc::new(|r: &Request, n| {
-        if n == 0 {
+        if r.method == "GET" && r.target == "/api/folders/ops" {
+            return (
+                200,
+                "application/json",
+                r#"{"uid":"ops","title":"ops"}"#.to_owned(),
+            );
+        }
+        if n == 1 {
             return (503, "text/plain", "warming up".to_owned());
         }
         let body: Value = serde_json::from_str(&r.body).unwrap();
@@ -285,7 +292,14 @@ fn deploy_retries_transient_failures_and_reports_each_dashboard() {
          shop-overview  shop / System overview  deployed                      3        /d/shop-overview/x\n\
          shop-errors    shop / Errors           failed: 412 version-mismatch\n"
     );
-    let requests = grafana.requests();
+    let mut requests = grafana.requests();
+    let folder = requests.remove(0);
+    assert_eq!(
+        (folder.method.as_str(), folder.target.as_str()),
+        ("GET", "/api/folders/ops"),
+        "the folder exists: not created"
+    );
+    assert_eq!(folder.header("authorization"), Some("Bearer glsa_secret"));
     assert_eq!(requests.len(), 3, "one retry after the 503");
     for r in &requests {
         assert_eq!(r.method, "POST");
@@ -641,4 +655,94 @@ fn no_color_turns_colour_off_on_a_terminal() {
     assert!(coloured.contains("\x1b[32mUP\x1b[0m"), "{coloured:?}");
     let plain = on_terminal(Some("1"));
     assert!(plain.contains("UP") && !plain.contains('\x1b'), "{plain:?}");
+}
+
+#[test]
+fn deploy_creates_a_missing_folder_with_basic_auth() {
+    let dashboards =
+        json!([{"uid": "shop-overview", "title": "shop / System overview", "panels": []}]);
+    let admin = json_peer(vec![(
+        "/dashboards/production",
+        200,
+        dashboards.to_string(),
+    )]);
+    let grafana = Peer::start(Arc::new(|r: &Request, _| {
+        match (r.method.as_str(), r.target.as_str()) {
+            ("GET", "/api/folders/team-a") => (
+                404,
+                "application/json",
+                r#"{"message":"folder not found","status":"not-found"}"#.to_owned(),
+            ),
+            ("POST", "/api/folders") => (
+                200,
+                "application/json",
+                r#"{"id":3,"uid":"team-a","title":"team-a"}"#.to_owned(),
+            ),
+            _ => (
+                200,
+                "application/json",
+                json!({"status": "success", "uid": "shop-overview", "url": "/d/shop-overview/x", "version": 1})
+                    .to_string(),
+            ),
+        }
+    }));
+    let deploy = [
+        "dashboards",
+        "deploy",
+        "--grafana-url",
+        &grafana.url,
+        "--folder-uid",
+        "team-a",
+        "--grafana-password",
+        "s3cret",
+    ];
+    let run = cli_env(&admin.url, &deploy, &[("GRAFANA_USER", "admin")]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let requests = grafana.requests();
+    let calls: Vec<(&str, &str)> = requests
+        .iter()
+        .map(|r| (r.method.as_str(), r.target.as_str()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("GET", "/api/folders/team-a"),
+            ("POST", "/api/folders"),
+            ("POST", "/api/dashboards/db")
+        ]
+    );
+    let folder: Value = serde_json::from_str(&requests[1].body).unwrap();
+    assert_eq!(folder, json!({"uid": "team-a", "title": "team-a"}));
+    let body: Value = serde_json::from_str(&requests[2].body).unwrap();
+    assert_eq!(body["folderUid"], "team-a");
+    for r in &requests {
+        // admin:s3cret
+        assert_eq!(r.header("authorization"), Some("Basic YWRtaW46czNjcmV0"));
+    }
+    // A user and a token at once, or a user without a password: usage errors.
+    let both = cli_env(
+        &admin.url,
+        &deploy,
+        &[("GRAFANA_USER", "admin"), ("GRAFANA_TOKEN", "glsa_x")],
+    );
+    assert_eq!(both.code, 2, "{}", both.stderr);
+    assert!(both.stderr.contains("--grafana-user"), "{}", both.stderr);
+    let no_password = cli(
+        &admin.url,
+        &[
+            "dashboards",
+            "deploy",
+            "--grafana-url",
+            &grafana.url,
+            "--grafana-user",
+            "admin",
+        ],
+    );
+    assert_eq!(no_password.code, 2, "{}", no_password.stderr);
+    assert!(
+        no_password.stderr.contains("--grafana-password"),
+        "{}",
+        no_password.stderr
+    );
+    assert_eq!(grafana.requests().len(), 3, "nothing sent on a usage error");
 }

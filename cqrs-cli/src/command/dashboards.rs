@@ -115,16 +115,74 @@ fn deploy_one(grafana: &Client, body: &[u8], attempts: u32) -> Deployed {
     Deployed::Failed(format!("gave up after {attempts} attempts: {last}"))
 }
 
+/// Creates the folder `uid` (titled with its uid) unless it exists, retrying transient
+/// failures like the deployments.
+fn ensure_folder(grafana: &Client, uid: &str, attempts: u32) -> Result<(), CliError> {
+    let path = format!("/api/folders/{}", crate::client::encode(uid));
+    let mut last = None;
+    for attempt in 0..attempts {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(500 << (attempt - 1).min(4)));
+        }
+        let found = match grafana.get(&path) {
+            Ok(answer) => answer,
+            Err(e @ CliError::Unreachable { .. }) => {
+                last = Some(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        match found.status {
+            200 => return Ok(()),
+            404 => {}
+            429 | 500.. => {
+                last = Some(grafana_error(found));
+                continue;
+            }
+            _ => return Err(grafana_error(found)),
+        }
+        let body = serde_json::json!({"uid": uid, "title": uid}).to_string();
+        let created = grafana.post_json("/api/folders", body.as_bytes())?;
+        match created.status {
+            // 409: created by someone else meanwhile.
+            200 | 409 => return Ok(()),
+            429 | 500.. => last = Some(grafana_error(created)),
+            _ => return Err(grafana_error(created)),
+        }
+    }
+    Err(last.unwrap_or_else(|| CliError::Other("no attempt made".to_owned())))
+}
+
+/// A Grafana error answer (`{"message": ..}`) as an error naming the URL.
+fn grafana_error(answer: crate::client::Answer) -> CliError {
+    let message = serde_json::from_str::<Value>(&answer.body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| answer.body.trim().to_owned());
+    CliError::Status {
+        url: answer.url,
+        status: answer.status,
+        code: None,
+        message,
+    }
+}
+
 /// `dashboards deploy`.
 pub(crate) fn deploy(ctx: &Ctx, args: &DeployArgs) -> Outcome {
     let all = fetch(ctx, args.template)?;
-    let grafana = Client::new(
+    let mut grafana = Client::new(
         &args.grafana_url,
         args.grafana_token.as_deref(),
         ctx.settings.timeout,
         ctx.settings.progress,
         None,
     )?;
+    if let (Some(user), Some(password)) = (&args.grafana_user, &args.grafana_password) {
+        grafana = grafana.with_basic_auth(user, password);
+    }
+    if let Some(folder) = &args.folder_uid {
+        ensure_folder(&grafana, folder, args.attempts)?;
+    }
     let mut exit = Exit::Ok;
     let mut records = Vec::new();
     for d in all {

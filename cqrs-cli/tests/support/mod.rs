@@ -272,6 +272,8 @@ pub fn cli_env(endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
         "NO_COLOR",
         "GRAFANA_URL",
         "GRAFANA_TOKEN",
+        "GRAFANA_USER",
+        "GRAFANA_PASSWORD",
         "CQRS_OBS_CA_CERT",
     ] {
         command.env_remove(key);
