@@ -44,6 +44,7 @@ fn snapshots(round: u64) -> Vec<HandlerSnapshot> {
                 },
                 in_flight: 0,
                 outcomes: Default::default(),
+                thresholds: Default::default(),
             };
             snap.outcomes[0].buckets[8] = 1000 * round;
             snap.outcomes[3].buckets[8] = round;

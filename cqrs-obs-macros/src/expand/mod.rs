@@ -239,5 +239,9 @@ fn marker(spec: &Spec) -> TokenStream {
     }
     let name = &spec.name;
     let kind = spec.kind.attribute();
-    quote!(#[::cqrs_obs::__private::handler_marker(kind = #kind, name = #name)])
+    let projection = spec
+        .projection
+        .as_ref()
+        .map(|projection| quote!(, projection = #projection));
+    quote!(#[::cqrs_obs::__private::handler_marker(kind = #kind, name = #name #projection)])
 }

@@ -5,6 +5,9 @@
 //! Arg := availability = NUMBER                     (target in percent)
 //!      | latency( pNN = "DURATION" )               (NN% of calls within DURATION; p99.9 works)
 //!      | latency( threshold = "DURATION", target = NUMBER )
+//!      | throughput( per_second = NUMBER, target = NUMBER )   (share of seconds with at least
+//!                                                              NUMBER calls)
+//!      | freshness( max_lag = "DURATION", target = NUMBER [, projection = STRING] )
 //!      | period = "DURATION" | id = STRING | name = STRING | description = STRING
 //!      | owner = STRING | priority = INTEGER | handler = STRING
 //!      | rejected = "good" | "bad" | conflict = "good" | "bad" | cancelled = "ignore" | "bad"
@@ -18,6 +21,8 @@ use syn::{Ident, Lit, LitInt, LitStr, Token};
 pub(crate) const KEYS: &[&str] = &[
     "availability",
     "latency",
+    "throughput",
+    "freshness",
     "period",
     "id",
     "name",
@@ -109,6 +114,120 @@ impl Parse for Latency {
     }
 }
 
+/// The `key = literal` pairs of a parenthesised group, each key once and one of `keys`.
+fn pairs(input: ParseStream<'_>, what: &str, keys: &[&str]) -> syn::Result<Vec<(Ident, Lit)>> {
+    let content;
+    syn::parenthesized!(content in input);
+    let mut out: Vec<(Ident, Lit)> = Vec::new();
+    while !content.is_empty() {
+        let key: Ident = content.parse()?;
+        let name = key.to_string();
+        if !keys.contains(&name.as_str()) {
+            let expected = keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>();
+            return Err(syn::Error::new_spanned(
+                &key,
+                format!(
+                    "unknown key `{name}` in `{what}(..)`; expected {}",
+                    expected.join(", ")
+                ),
+            ));
+        }
+        if out.iter().any(|(k, _)| *k == key) {
+            return Err(syn::Error::new_spanned(
+                &key,
+                format!("duplicate key `{key}`; each key can be set once"),
+            ));
+        }
+        content.parse::<Token![=]>()?;
+        out.push((key, content.parse()?));
+        if !content.is_empty() {
+            content.parse::<Token![,]>()?;
+        }
+    }
+    Ok(out)
+}
+
+/// The value of `key` among `pairs` as a number.
+fn number(pairs: &[(Ident, Lit)], key: &str) -> syn::Result<Option<Number>> {
+    let Some((_, lit)) = pairs.iter().find(|(k, _)| k == key) else {
+        return Ok(None);
+    };
+    let value = match lit {
+        Lit::Int(i) => i.base10_parse::<f64>()?,
+        Lit::Float(f) => f.base10_parse::<f64>()?,
+        other => {
+            return Err(syn::Error::new_spanned(
+                other,
+                format!("expected a number for `{key}`"),
+            ))
+        }
+    };
+    Ok(Some(Number {
+        value,
+        span: lit.span(),
+    }))
+}
+
+/// The value of `key` among `pairs` as a string.
+fn text(pairs: &[(Ident, Lit)], key: &str) -> syn::Result<Option<LitStr>> {
+    match pairs.iter().find(|(k, _)| k == key) {
+        None => Ok(None),
+        Some((_, Lit::Str(s))) => Ok(Some(s.clone())),
+        Some((_, other)) => Err(syn::Error::new_spanned(
+            other,
+            format!("expected a string for `{key}`, like `{key} = \"5s\"`"),
+        )),
+    }
+}
+
+/// `throughput(...)`.
+#[derive(Clone)]
+pub(crate) struct Throughput {
+    pub(crate) per_second: Number,
+    pub(crate) target: Number,
+}
+
+impl Parse for Throughput {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let span = input.span();
+        let pairs = pairs(input, "throughput", &["per_second", "target"])?;
+        match (number(&pairs, "per_second")?, number(&pairs, "target")?) {
+            (Some(per_second), Some(target)) => Ok(Throughput { per_second, target }),
+            _ => Err(syn::Error::new(
+                span,
+                "`throughput(..)` needs `per_second` and `target`, like `throughput(per_second = 100, target = 99)`",
+            )),
+        }
+    }
+}
+
+/// `freshness(...)`.
+#[derive(Clone)]
+pub(crate) struct Freshness {
+    pub(crate) max_lag: LitStr,
+    pub(crate) target: Number,
+    pub(crate) projection: Option<LitStr>,
+}
+
+impl Parse for Freshness {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let span = input.span();
+        let pairs = pairs(input, "freshness", &["max_lag", "target", "projection"])?;
+        let projection = text(&pairs, "projection")?;
+        match (text(&pairs, "max_lag")?, number(&pairs, "target")?) {
+            (Some(max_lag), Some(target)) => Ok(Freshness {
+                max_lag,
+                target,
+                projection,
+            }),
+            _ => Err(syn::Error::new(
+                span,
+                "`freshness(..)` needs `max_lag` and `target`, like `freshness(max_lag = \"5s\", target = 99)`",
+            )),
+        }
+    }
+}
+
 fn set_once<T>(slot: &mut Option<T>, value: T, key: &Ident) -> syn::Result<()> {
     if slot.is_some() {
         return Err(syn::Error::new_spanned(
@@ -125,6 +244,8 @@ fn set_once<T>(slot: &mut Option<T>, value: T, key: &Ident) -> syn::Result<()> {
 pub(crate) struct SloArgs {
     pub(crate) availability: Option<Number>,
     pub(crate) latency: Option<Latency>,
+    pub(crate) throughput: Option<(Ident, Throughput)>,
+    pub(crate) freshness: Option<(Ident, Freshness)>,
     pub(crate) period: Option<LitStr>,
     pub(crate) id: Option<LitStr>,
     pub(crate) name: Option<LitStr>,
@@ -145,6 +266,10 @@ impl Parse for SloArgs {
             let name = key.to_string();
             if name == "latency" {
                 set_once(&mut args.latency, input.parse()?, &key)?;
+            } else if name == "throughput" {
+                set_once(&mut args.throughput, (key.clone(), input.parse()?), &key)?;
+            } else if name == "freshness" {
+                set_once(&mut args.freshness, (key.clone(), input.parse()?), &key)?;
             } else {
                 input.parse::<Token![=]>().map_err(|_| {
                     syn::Error::new_spanned(&key, format!("expected `{name} = ...`"))

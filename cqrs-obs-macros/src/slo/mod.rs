@@ -13,38 +13,6 @@ use syn::{Attribute, LitStr};
 use crate::item::{self, Body, MaybeItemFn};
 use args::{Number, SloArgs};
 
-/// Latency bounds of the handler histograms, in nanoseconds: a latency SLO counts calls at or
-/// under one of them exactly. The runtime's `BUCKET_BOUNDS_NANOS` (checked again at start-up).
-const BOUNDS: [u64; 27] = [
-    100,
-    250,
-    500,
-    1_000,
-    2_500,
-    5_000,
-    10_000,
-    25_000,
-    50_000,
-    100_000,
-    250_000,
-    500_000,
-    1_000_000,
-    2_500_000,
-    5_000_000,
-    10_000_000,
-    25_000_000,
-    50_000_000,
-    100_000_000,
-    250_000_000,
-    500_000_000,
-    1_000_000_000,
-    2_500_000_000,
-    5_000_000_000,
-    10_000_000_000,
-    30_000_000_000,
-    60_000_000_000,
-];
-
 /// The longest alert window (3 days): a period must be at least this long.
 const MIN_PERIOD_SECS: u64 = 3 * 86_400;
 
@@ -52,8 +20,18 @@ struct Objective {
     id: String,
     category: &'static str,
     target: f64,
-    /// `None` for availability, the threshold in nanoseconds for latency.
-    threshold: Option<u64>,
+    sli: Indicator,
+}
+
+/// What an objective measures.
+enum Indicator {
+    Availability,
+    /// The threshold in nanoseconds.
+    Latency(u64),
+    /// Calls per second.
+    Throughput(f64),
+    /// The projection and its largest acceptable lag in nanoseconds.
+    Freshness(String, u64),
 }
 
 struct Spec {
@@ -89,21 +67,31 @@ fn last_segment(attr: &Attribute) -> Option<String> {
     attr.path().segments.last().map(|s| s.ident.to_string())
 }
 
-/// `name = "..."` among an attribute's arguments, if any.
-fn name_argument(attr: &Attribute) -> Option<String> {
+/// `key = "..."` among an attribute's arguments, if any.
+fn string_argument(attr: &Attribute, wanted: &str) -> Option<String> {
     let syn::Meta::List(list) = &attr.meta else {
         return None;
     };
     let tokens: Vec<TokenTree> = list.tokens.clone().into_iter().collect();
     tokens.windows(3).find_map(|w| match w {
         [TokenTree::Ident(key), TokenTree::Punct(eq), TokenTree::Literal(value)]
-            if key == "name" && eq.as_char() == '=' =>
+            if key == wanted && eq.as_char() == '=' =>
         {
             syn::parse2::<LitStr>(TokenTree::Literal(value.clone()).into())
                 .ok()
                 .map(|s| s.value())
         }
         _ => None,
+    })
+}
+
+/// The handler attribute, or the marker one left.
+fn handler_attribute(func: &MaybeItemFn) -> Option<&Attribute> {
+    func.attrs.iter().find(|attr| {
+        matches!(
+            last_segment(attr).as_deref(),
+            Some("command_handler" | "event_handler" | "query_handler" | "handler_marker")
+        )
     })
 }
 
@@ -116,14 +104,7 @@ fn handler_name(func: &MaybeItemFn) -> Option<String> {
             .trim_start_matches("r#")
             .to_owned()
     };
-    func.attrs
-        .iter()
-        .find_map(|attr| match last_segment(attr)?.as_str() {
-            "command_handler" | "event_handler" | "query_handler" | "handler_marker" => {
-                Some(name_argument(attr).unwrap_or_else(default))
-            }
-            _ => None,
-        })
+    handler_attribute(func).map(|attr| string_argument(attr, "name").unwrap_or_else(default))
 }
 
 fn target(number: &Number) -> syn::Result<f64> {
@@ -218,9 +199,18 @@ fn resolve(args: &SloArgs, func: &MaybeItemFn) -> syn::Result<Spec> {
             "an SLO id is lowercase letters, digits, `-` and `_`",
         ));
     }
-    let both = args.availability.is_some() && args.latency.is_some();
+    let several = [
+        args.availability.is_some(),
+        args.latency.is_some(),
+        args.throughput.is_some(),
+        args.freshness.is_some(),
+    ]
+    .into_iter()
+    .filter(|&set| set)
+    .count()
+        > 1;
     let id = |kind: &str| {
-        if both || args.id.is_none() {
+        if several || args.id.is_none() {
             format!("{base}-{kind}")
         } else {
             base.clone()
@@ -232,28 +222,56 @@ fn resolve(args: &SloArgs, func: &MaybeItemFn) -> syn::Result<Spec> {
             id: id("availability"),
             category: "availability",
             target: target(availability)?,
-            threshold: None,
+            sli: Indicator::Availability,
         });
     }
     if let Some(latency) = &args.latency {
+        // Any threshold: one that is not a histogram bound is counted by the handler exactly.
         let nanos = duration_nanos(&latency.threshold)?;
-        if !BOUNDS.contains(&nanos) {
-            return Err(syn::Error::new_spanned(
-                &latency.threshold,
-                "a latency threshold must be a histogram bound: 100ns, 250ns, 500ns, 1us, 2.5us, 5us, 10us, 25us, 50us, 100us, 250us, 500us, 1ms, 2.5ms, 5ms, 10ms, 25ms, 50ms, 100ms, 250ms, 500ms, 1s, 2.5s, 5s, 10s, 30s or 60s",
-            ));
-        }
         objectives.push(Objective {
             id: id("latency"),
             category: "latency",
             target: target(&latency.target)?,
-            threshold: Some(nanos),
+            sli: Indicator::Latency(nanos),
+        });
+    }
+    if let Some((_, throughput)) = &args.throughput {
+        let per_second = &throughput.per_second;
+        if !(per_second.value.is_finite() && per_second.value > 0.0) {
+            return Err(syn::Error::new(
+                per_second.span,
+                "`per_second` must be a positive number of calls per second",
+            ));
+        }
+        objectives.push(Objective {
+            id: id("throughput"),
+            category: "throughput",
+            target: target(&throughput.target)?,
+            sli: Indicator::Throughput(per_second.value),
+        });
+    }
+    if let Some((key, freshness)) = &args.freshness {
+        let projection = match (&freshness.projection, handler_attribute(func)) {
+            (Some(explicit), _) => explicit.value(),
+            (None, Some(attr)) => string_argument(attr, "projection").ok_or_else(|| {
+                syn::Error::new_spanned(
+                    key,
+                    "`freshness(..)` needs a projection: put `#[slo]` on an `#[event_handler(projection = \"..\")]`, or write `freshness(projection = \"..\", ..)`",
+                )
+            })?,
+            (None, None) => unreachable!("the handler was found above"),
+        };
+        objectives.push(Objective {
+            id: id("freshness"),
+            category: "freshness",
+            target: target(&freshness.target)?,
+            sli: Indicator::Freshness(projection, duration_nanos(&freshness.max_lag)?),
         });
     }
     if objectives.is_empty() {
         return Err(syn::Error::new(
             Span::call_site(),
-            "`#[slo]` needs an objective: `availability = 99.9` or `latency(p95 = \"100ms\")`",
+            "`#[slo]` needs an objective: `availability = 99.9`, `latency(p95 = \"100ms\")`, `throughput(per_second = 100, target = 99)` or `freshness(max_lag = \"5s\", target = 99)`",
         ));
     }
     let period_secs = match &args.period {
@@ -320,8 +338,8 @@ fn registration(spec: &Spec, objective: &Objective) -> TokenStream {
     let p = quote!(::cqrs_obs::__private::slo);
     let handler = &spec.handler;
     let handlers = quote!(#p::Handlers::Named(#handler));
-    let sli = match objective.threshold {
-        None => {
+    let sli = match &objective.sli {
+        Indicator::Availability => {
             let (rejected, conflict, count_cancelled) =
                 (spec.rejected, spec.conflict, spec.count_cancelled);
             quote!(#p::Sli::Availability {
@@ -329,9 +347,17 @@ fn registration(spec: &Spec, objective: &Objective) -> TokenStream {
                 good: #p::GoodOutcomes { rejected: #rejected, conflict: #conflict, count_cancelled: #count_cancelled },
             })
         }
-        Some(nanos) => quote!(#p::Sli::Latency {
+        Indicator::Latency(nanos) => quote!(#p::Sli::Latency {
             handlers: #handlers,
             threshold: ::core::time::Duration::from_nanos(#nanos),
+        }),
+        Indicator::Throughput(per_second) => quote!(#p::Sli::Throughput {
+            handlers: #handlers,
+            per_second: #per_second,
+        }),
+        Indicator::Freshness(projection, nanos) => quote!(#p::Sli::Freshness {
+            projection: #projection,
+            max_lag: ::core::time::Duration::from_nanos(#nanos),
         }),
     };
     let id = &objective.id;

@@ -231,6 +231,7 @@ mod tests {
             },
             in_flight: 0,
             outcomes,
+            thresholds: Default::default(),
         }
     }
 

@@ -7,7 +7,7 @@
 mod guard;
 mod outcome;
 mod site;
-mod timebase;
+pub(crate) mod timebase;
 
 #[cfg(feature = "cqrs-es")]
 pub(crate) use guard::site_addr;
@@ -18,8 +18,8 @@ pub use outcome::{ClassifyError, Outcome};
 #[doc(hidden)]
 pub use outcome::{Probe, ProbeAny, ProbeClassified, ProbeResult};
 pub use site::{
-    HandlerKind, HandlerMeta, HandlerSite, HandlerSnapshot, OutcomeStats, BUCKETS,
-    BUCKET_BOUNDS_NANOS, OWNED_SHARDS,
+    HandlerKind, HandlerMeta, HandlerSite, HandlerSnapshot, OutcomeStats, ThresholdCounts,
+    ThresholdsFull, BUCKETS, BUCKET_BOUNDS_NANOS, OWNED_SHARDS, THRESHOLDS,
 };
 
 /// A handler registered by the macros (collected with `inventory`).
@@ -54,7 +54,7 @@ fn added() -> &'static std::sync::RwLock<Vec<&'static HandlerSite>> {
 /// Registers a handler that no macro annotates (one found at run time, such as a framework's
 /// generic command dispatch): it is recorded, exposed and evaluated like the annotated ones.
 ///
-/// The site lives for the rest of the process (about 13 KiB): call this once per handler, not
+/// The site lives for the rest of the process (about 15 KiB): call this once per handler, not
 /// per call. [`registered`] lists it after the annotated handlers.
 ///
 /// ```
@@ -79,6 +79,7 @@ pub fn register(meta: HandlerMeta) -> &'static HandlerSite {
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .push(site);
+    crate::slo::on_registered(site);
     site
 }
 

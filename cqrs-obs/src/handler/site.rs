@@ -6,10 +6,15 @@
 //! locked read-modify-write, no cache line shared with another writer). Threads beyond that
 //! number share one more shard, updated with atomic adds. Readers (the `/metrics` exposition,
 //! SLO windows, the anomaly service) sum the shards. Memory per handler is fixed at compile
-//! time: `(OWNED_SHARDS + 1) × (6 outcomes × (BUCKETS + 1) + 1) × 8` bytes, about 13 KiB.
+//! time: `(OWNED_SHARDS + 1) × (6 outcomes × (BUCKETS + 1 + THRESHOLDS) + 1) × 8` bytes, about
+//! 15 KiB.
+//!
+//! Besides the fixed histogram bounds, a handler counts up to [`THRESHOLDS`] latency thresholds
+//! of any value exactly: latency SLOs register theirs when they are added, and each call that
+//! ends in the bucket holding a threshold is compared with it.
 
-use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 
 use serde::Serialize;
 
@@ -112,11 +117,17 @@ pub(crate) fn bucket_index(nanos: u64) -> usize {
     BUCKET_BOUNDS_NANOS.partition_point(|&bound| bound < nanos)
 }
 
+/// How many latency thresholds besides the histogram bounds one handler can count exactly.
+pub const THRESHOLDS: usize = 4;
+
 #[derive(Debug)]
 struct OutcomeCells {
     buckets: [AtomicU64; BUCKETS],
     /// In clock ticks; converted when a snapshot is read.
     sum_ticks: AtomicU64,
+    /// `within[i]`: calls in the bucket of threshold `i` that took at most the threshold,
+    /// since it was added.
+    within: [AtomicU64; THRESHOLDS],
 }
 
 impl OutcomeCells {
@@ -124,8 +135,30 @@ impl OutcomeCells {
         OutcomeCells {
             buckets: [const { AtomicU64::new(0) }; BUCKETS],
             sum_ticks: AtomicU64::new(0),
+            within: [const { AtomicU64::new(0) }; THRESHOLDS],
         }
     }
+}
+
+/// The latency thresholds a handler counts besides the histogram bounds. They are only ever
+/// added (under [`ADDING`]); `len` is published after the slot it covers is written.
+#[derive(Debug)]
+struct Thresholds {
+    len: AtomicUsize,
+    nanos: [AtomicU64; THRESHOLDS],
+    /// The histogram bucket each threshold falls in.
+    bucket: [AtomicUsize; THRESHOLDS],
+}
+
+/// Serialises adding thresholds (rare: once per latency SLO and handler).
+static ADDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A handler already counts [`THRESHOLDS`] latency thresholds besides the histogram bounds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("handler `{handler}` already counts {THRESHOLDS} latency thresholds besides the histogram bounds")]
+pub struct ThresholdsFull {
+    /// The handler's name.
+    pub handler: &'static str,
 }
 
 /// One thread's slice of a handler's counters, on cache lines of its own.
@@ -153,6 +186,7 @@ impl Shard {
 pub struct HandlerSite {
     meta: HandlerMeta,
     shards: [Shard; SHARDS],
+    thresholds: Thresholds,
 }
 
 /// Adds to a counter of `shard`. An owned shard has one writer, this thread, so a load and a
@@ -172,7 +206,55 @@ impl HandlerSite {
         HandlerSite {
             meta,
             shards: [const { Shard::new() }; SHARDS],
+            thresholds: Thresholds {
+                len: AtomicUsize::new(0),
+                nanos: [const { AtomicU64::new(0) }; THRESHOLDS],
+                bucket: [const { AtomicUsize::new(0) }; THRESHOLDS],
+            },
         }
+    }
+
+    /// Counts calls that take at most `nanos` exactly from now on, whatever the value (a
+    /// histogram bound is counted already). Idempotent.
+    ///
+    /// ```
+    /// use cqrs_obs::handler::{self, HandlerKind, HandlerMeta, Outcome};
+    /// # let meta = HandlerMeta { kind: HandlerKind::Query, name: "q", message: "Q",
+    /// #     aggregate: None, projection: None, saga: None, module: "m", file: "f", line: 1,
+    /// #     is_async: false };
+    /// let site = handler::register(meta);
+    /// site.count_threshold(120_000_000).unwrap(); // 120 ms: between the 100 and 250 ms bounds
+    /// let snap = site.snapshot();
+    /// assert_eq!(snap.thresholds(), &[120_000_000]);
+    /// assert_eq!(snap.calls_within(Outcome::Ok, 120_000_000), Some(0));
+    /// assert_eq!(snap.calls_within(Outcome::Ok, 130_000_000), None, "not counted");
+    /// ```
+    pub fn count_threshold(&self, nanos: u64) -> Result<(), ThresholdsFull> {
+        if BUCKET_BOUNDS_NANOS.contains(&nanos) {
+            return Ok(());
+        }
+        let _adding = ADDING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let t = &self.thresholds;
+        let len = t.len.load(Relaxed);
+        if t.nanos[..len].iter().any(|n| n.load(Relaxed) == nanos) {
+            return Ok(());
+        }
+        if len == THRESHOLDS {
+            return Err(ThresholdsFull {
+                handler: self.meta.name,
+            });
+        }
+        t.nanos[len].store(nanos, Relaxed);
+        t.bucket[len].store(
+            BUCKET_BOUNDS_NANOS.partition_point(|&bound| bound < nanos),
+            Relaxed,
+        );
+        // Release pairs with the Acquire in `record_end` and `snapshot`: whoever sees the new
+        // length sees the slot.
+        t.len.store(len + 1, Release);
+        Ok(())
     }
 
     /// The handler's static description.
@@ -195,6 +277,30 @@ impl HandlerSite {
         let cells = &self.shards[shard].outcomes[outcome.index()];
         add(shard, &cells.buckets[bucket], 1);
         add(shard, &cells.sum_ticks, ticks);
+        let counted = self.thresholds.len.load(Acquire);
+        if counted != 0 {
+            self.record_within(shard, cells, counted, bucket, ticks);
+        }
+    }
+
+    /// Counts the call against each threshold in its bucket that it did not exceed.
+    #[inline]
+    fn record_within(
+        &self,
+        shard: usize,
+        cells: &OutcomeCells,
+        counted: usize,
+        bucket: usize,
+        ticks: u64,
+    ) {
+        let t = &self.thresholds;
+        for i in 0..counted.min(THRESHOLDS) {
+            if t.bucket[i].load(Relaxed) == bucket
+                && super::timebase::ticks_to_nanos(ticks) <= t.nanos[i].load(Relaxed)
+            {
+                add(shard, &cells.within[i], 1);
+            }
+        }
     }
 
     /// Sums the shards into a consistent-enough view (each counter is read once; a call that
@@ -202,13 +308,27 @@ impl HandlerSite {
     pub fn snapshot(&self) -> HandlerSnapshot {
         let mut outcomes = [OutcomeStats::default(); OUTCOMES];
         let mut started = 0u64;
+        let mut thresholds = ThresholdCounts {
+            len: self.thresholds.len.load(Acquire).min(THRESHOLDS),
+            ..ThresholdCounts::default()
+        };
+        for (nanos, slot) in thresholds.nanos.iter_mut().zip(&self.thresholds.nanos) {
+            *nanos = slot.load(Relaxed);
+        }
         for shard in &self.shards {
             started += shard.started.load(Relaxed);
-            for (stats, cells) in outcomes.iter_mut().zip(&shard.outcomes) {
+            for ((stats, cells), within) in outcomes
+                .iter_mut()
+                .zip(&shard.outcomes)
+                .zip(&mut thresholds.within)
+            {
                 for (total, bucket) in stats.buckets.iter_mut().zip(&cells.buckets) {
                     *total += bucket.load(Relaxed);
                 }
                 stats.sum_nanos += cells.sum_ticks.load(Relaxed);
+                for (total, count) in within.iter_mut().zip(&cells.within) {
+                    *total += count.load(Relaxed);
+                }
             }
         }
         for stats in &mut outcomes {
@@ -219,8 +339,21 @@ impl HandlerSite {
             meta: self.meta,
             in_flight: started.saturating_sub(finished),
             outcomes,
+            thresholds,
         }
     }
+}
+
+/// The latency thresholds a handler counts besides the histogram bounds, with their counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ThresholdCounts {
+    /// How many of `nanos` are in use.
+    pub len: usize,
+    /// The thresholds, in nanoseconds, in the order they were added.
+    pub nanos: [u64; THRESHOLDS],
+    /// `within[outcome][i]`: calls with that outcome (indexed like [`Outcome::ALL`]) in the
+    /// bucket of threshold `i` that took at most the threshold, counted since it was added.
+    pub within: [[u64; THRESHOLDS]; OUTCOMES],
 }
 
 /// Calls that ended with one outcome: a histogram of their durations.
@@ -293,6 +426,8 @@ pub struct HandlerSnapshot {
     pub in_flight: u64,
     /// Per-outcome histograms, indexed like [`Outcome::ALL`].
     pub outcomes: [OutcomeStats; OUTCOMES],
+    /// The latency thresholds counted besides the histogram bounds.
+    pub thresholds: ThresholdCounts,
 }
 
 impl HandlerSnapshot {
@@ -304,6 +439,28 @@ impl HandlerSnapshot {
     /// Calls that ended with `outcome`.
     pub fn count(&self, outcome: Outcome) -> u64 {
         self.outcome(outcome).count()
+    }
+
+    /// The latency thresholds (nanoseconds) this handler counts besides the histogram bounds.
+    pub fn thresholds(&self) -> &[u64] {
+        &self.thresholds.nanos[..self.thresholds.len.min(THRESHOLDS)]
+    }
+
+    /// Calls that ended with `outcome` and took at most `nanos`, counted exactly: `None` unless
+    /// `nanos` is a histogram bound or one of [`thresholds`](HandlerSnapshot::thresholds).
+    ///
+    /// For a threshold, the count is every call under the bound below it plus the calls above
+    /// that bound and within the threshold since the threshold was added, so it never
+    /// decreases and lies between the counts of the bounds around it; its increase from any
+    /// snapshot taken after the threshold was added is exact.
+    pub fn calls_within(&self, outcome: Outcome, nanos: u64) -> Option<u64> {
+        let buckets = &self.outcome(outcome).buckets;
+        if let Some(i) = BUCKET_BOUNDS_NANOS.iter().position(|&b| b == nanos) {
+            return Some(buckets[..=i].iter().sum());
+        }
+        let i = self.thresholds().iter().position(|&t| t == nanos)?;
+        let below = BUCKET_BOUNDS_NANOS.partition_point(|&bound| bound < nanos);
+        Some(buckets[..below].iter().sum::<u64>() + self.thresholds.within[outcome.index()][i])
     }
 
     /// All finished calls.
@@ -413,6 +570,45 @@ mod tests {
         assert!((9_990..=10_002).contains(&sum), "{sum}");
         assert_eq!(snap.outcome(Outcome::Ok).buckets[5], 1);
         assert_eq!(snap.outcome(Outcome::Ok).buckets[6], 1);
+    }
+
+    #[test]
+    fn thresholds_between_bounds_are_counted_exactly() {
+        static SITE: HandlerSite = HandlerSite::new(meta(HandlerKind::Query, "thresholds"));
+        let shard = crate::local::shard();
+        // Before the threshold is added: under the bound below it, or not counted within it.
+        end(&SITE, shard, Outcome::Ok, 90_000_000);
+        end(&SITE, shard, Outcome::Ok, 110_000_000);
+        SITE.count_threshold(120_000_000).unwrap();
+        SITE.count_threshold(120_000_000).unwrap();
+        SITE.count_threshold(100_000_000).unwrap(); // a bound: counted already
+        for nanos in [
+            50_000_000,
+            100_000_001,
+            120_000_000,
+            120_000_001,
+            200_000_000,
+        ] {
+            end(&SITE, shard, Outcome::Ok, nanos);
+        }
+        end(&SITE, shard, Outcome::Error, 119_000_000);
+        let snap = SITE.snapshot();
+        assert_eq!(snap.thresholds(), &[120_000_000]);
+        assert_eq!(snap.calls_within(Outcome::Ok, 100_000_000), Some(2));
+        assert_eq!(snap.calls_within(Outcome::Ok, 120_000_000), Some(4));
+        assert_eq!(snap.calls_within(Outcome::Ok, 250_000_000), Some(7));
+        assert_eq!(snap.calls_within(Outcome::Error, 120_000_000), Some(1));
+        assert_eq!(snap.calls_within(Outcome::Ok, 130_000_000), None);
+        for extra in 1..THRESHOLDS as u64 {
+            SITE.count_threshold(120_000_000 + extra).unwrap();
+        }
+        assert_eq!(
+            SITE.count_threshold(130_000_000),
+            Err(ThresholdsFull {
+                handler: "thresholds"
+            })
+        );
+        assert_eq!(SITE.snapshot().thresholds().len(), THRESHOLDS);
     }
 
     #[test]

@@ -97,18 +97,37 @@ fn seconds(nanos: u64) -> f64 {
     nanos as f64 / 1e9
 }
 
-fn write_histogram(out: &mut String, name: &str, labels: &[(&str, &str)], stats: &OutcomeStats) {
-    let mut cumulative = 0u64;
-    for (i, count) in stats.buckets.iter().enumerate() {
-        cumulative += count;
-        let le = match BUCKET_BOUNDS_NANOS.get(i) {
-            Some(&bound) => le_label(bound),
-            None => "+Inf".to_owned(),
-        };
+/// Writes one histogram series; `extra` are more buckets, `(bound in nanoseconds, cumulative
+/// count)` sorted by bound, none equal to a fixed bound.
+fn write_histogram(
+    out: &mut String,
+    name: &str,
+    labels: &[(&str, &str)],
+    stats: &OutcomeStats,
+    extra: &[(u64, u64)],
+) {
+    let mut bucket = |le: &str, cumulative: u64| {
         out.push_str(name);
         out.push_str("_bucket");
-        write_labels_with(out, labels, Some((label::LE, &le)));
+        write_labels_with(out, labels, Some((label::LE, le)));
         let _ = writeln!(out, " {cumulative}");
+    };
+    let mut extra = extra.iter().peekable();
+    let mut cumulative = 0u64;
+    for (i, count) in stats.buckets.iter().enumerate() {
+        let bound = BUCKET_BOUNDS_NANOS.get(i).copied();
+        while let Some(&&(nanos, within)) = extra.peek() {
+            if bound.is_some_and(|bound| nanos > bound) {
+                break;
+            }
+            bucket(&le_label(nanos), within);
+            extra.next();
+        }
+        cumulative += count;
+        match bound {
+            Some(bound) => bucket(&le_label(bound), cumulative),
+            None => bucket("+Inf", cumulative),
+        }
     }
     out.push_str(name);
     out.push_str("_sum");
@@ -126,18 +145,15 @@ fn write_histogram(out: &mut String, name: &str, labels: &[(&str, &str)], stats:
 /// error); histogram series appear for outcomes that have happened.
 pub fn render_handlers(snapshots: &[HandlerSnapshot], out: &mut String) {
     for family in &FAMILIES {
-        let mut series: BTreeMap<Labels, [OutcomeStats; 6]> = BTreeMap::new();
+        let mut series: BTreeMap<Labels, Series> = BTreeMap::new();
         for snap in snapshots.iter().filter(|s| s.meta.kind == family.kind) {
-            let entry = series.entry(series_labels(snap)).or_default();
-            for (total, stats) in entry.iter_mut().zip(&snap.outcomes) {
-                total.merge(stats);
-            }
+            series.entry(series_labels(snap)).or_default().add(snap);
         }
         if series.is_empty() {
             continue;
         }
         write_header(out, family.counter, "counter");
-        for (labels, outcomes) in &series {
+        for (labels, Series { outcomes, .. }) in &series {
             for outcome in Outcome::ALL {
                 let mut with_outcome = labels.clone();
                 with_outcome.push((label::OUTCOME, outcome.as_str()));
@@ -147,19 +163,63 @@ pub fn render_handlers(snapshots: &[HandlerSnapshot], out: &mut String) {
             }
         }
         write_header(out, family.histogram, "histogram");
-        for (labels, outcomes) in &series {
+        for (labels, one) in &series {
             for outcome in Outcome::ALL {
-                let stats = &outcomes[outcome as usize];
+                let stats = &one.outcomes[outcome as usize];
                 if stats.count() == 0 {
                     continue;
                 }
                 let mut with_outcome = labels.clone();
                 with_outcome.push((label::OUTCOME, outcome.as_str()));
-                write_histogram(out, family.histogram, &with_outcome, stats);
+                let extra = one.thresholds(outcome);
+                write_histogram(out, family.histogram, &with_outcome, stats, &extra);
             }
         }
     }
     render_in_flight(snapshots, out);
+}
+
+/// The handlers summed into one series.
+#[derive(Default)]
+struct Series {
+    outcomes: [OutcomeStats; 6],
+    /// The latency thresholds every handler of the series counts besides the fixed bounds,
+    /// with the summed cumulative counts per outcome (`None` before the first handler).
+    thresholds: Option<Vec<(u64, [u64; 6])>>,
+}
+
+impl Series {
+    fn add(&mut self, snap: &HandlerSnapshot) {
+        for (total, stats) in self.outcomes.iter_mut().zip(&snap.outcomes) {
+            total.merge(stats);
+        }
+        let within = |nanos: u64| Outcome::ALL.map(|o| snap.calls_within(o, nanos).unwrap_or(0));
+        match &mut self.thresholds {
+            None => {
+                let mut mine: Vec<_> = snap.thresholds().iter().map(|&n| (n, within(n))).collect();
+                mine.sort_unstable_by_key(|(nanos, _)| *nanos);
+                self.thresholds = Some(mine);
+            }
+            Some(shared) => {
+                // A bucket only some of the handlers count would not be exact: keep the common ones.
+                shared.retain(|(nanos, _)| snap.thresholds().contains(nanos));
+                for (nanos, counts) in shared {
+                    for (count, more) in counts.iter_mut().zip(within(*nanos)) {
+                        *count += more;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `(threshold, cumulative count)` of one outcome, sorted by threshold.
+    fn thresholds(&self, outcome: Outcome) -> Vec<(u64, u64)> {
+        self.thresholds
+            .iter()
+            .flatten()
+            .map(|(nanos, counts)| (*nanos, counts[outcome as usize]))
+            .collect()
+    }
 }
 
 fn render_in_flight(snapshots: &[HandlerSnapshot], out: &mut String) {
@@ -201,6 +261,7 @@ mod tests {
             },
             in_flight: 1,
             outcomes: Default::default(),
+            thresholds: Default::default(),
         }
     }
 
@@ -246,5 +307,36 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn a_counted_threshold_is_one_more_bucket_between_the_bounds() {
+        let mut a = snap(HandlerKind::Query, "balance", "GetBalance");
+        a.outcomes[0].buckets[17] = 4; // (25 ms, 50 ms]
+        a.outcomes[0].buckets[19] = 5; // (100 ms, 250 ms]
+        a.thresholds.len = 1;
+        a.thresholds.nanos[0] = 120_000_000;
+        a.thresholds.within[0][0] = 3;
+        let mut out = String::new();
+        render_handlers(&[a], &mut out);
+        let le = |bound: &str| {
+            let key = format!("outcome=\"ok\",le=\"{bound}\"}} ");
+            let line = out
+                .lines()
+                .find(|l| l.contains(&key))
+                .unwrap_or_else(|| panic!("{key}: {out}"));
+            line.rsplit(' ').next().unwrap().parse::<u64>().unwrap()
+        };
+        assert_eq!((le("0.1"), le("0.12"), le("0.25")), (4, 7, 9));
+        let bounds: Vec<&str> = out
+            .lines()
+            .filter(|l| {
+                l.contains("cqrs_query_duration_seconds_bucket") && l.contains("outcome=\"ok\"")
+            })
+            .map(|l| l.split("le=\"").nth(1).unwrap().split('"').next().unwrap())
+            .collect();
+        let at = |b: &str| bounds.iter().position(|x| *x == b).unwrap();
+        assert_eq!(at("0.12"), at("0.1") + 1);
+        assert_eq!(at("0.25"), at("0.12") + 1);
     }
 }

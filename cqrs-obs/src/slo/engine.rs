@@ -7,13 +7,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::model::{Sli, Slo, SloError};
+use super::model::{Handlers, Sli, Slo, SloError};
 use super::policy::{self, DeployDecision};
 use super::state::{
     AlertEvent, AlertReport, AlertState, Budget, BudgetPoint, SloState, WindowReport,
 };
 use super::window::Counts;
-use crate::handler::{HandlerSnapshot, Outcome};
+use crate::handler::{HandlerSite, HandlerSnapshot, Outcome, ThresholdsFull, BUCKET_BOUNDS_NANOS};
 
 /// A source of time, injectable so that tests run simulated weeks in milliseconds.
 pub trait Clock: Send + Sync {
@@ -97,9 +97,31 @@ impl Engine {
         if self.slos.iter().any(|t| t.state.slo().id == slo.id) {
             return Err(SloError::Duplicate(slo.id));
         }
+        if let Sli::Latency {
+            handlers,
+            threshold,
+        } = &slo.sli
+        {
+            let nanos = super::model::threshold_nanos(*threshold).ok_or(SloError::Threshold {
+                id: slo.id,
+                threshold: *threshold,
+            })?;
+            count_threshold(handlers, nanos)
+                .map_err(|source| SloError::Thresholds { id: slo.id, source })?;
+        }
+        // A threshold between histogram bounds is counted from now on: so are its events.
+        let last = match &slo.sli {
+            Sli::Latency { threshold, .. }
+                if !BUCKET_BOUNDS_NANOS
+                    .contains(&super::model::threshold_nanos(*threshold).unwrap_or(0)) =>
+            {
+                read(&slo.sli, &crate::handler::snapshots())
+            }
+            _ => None,
+        };
         self.slos.push(Tracked {
             state: SloState::new(slo),
-            last: None,
+            last,
         });
         Ok(())
     }
@@ -374,15 +396,14 @@ fn read(sli: &Sli, snapshots: &[HandlerSnapshot]) -> Option<Counts> {
             handlers,
             threshold,
         } => {
-            let bucket = super::model::threshold_bucket(*threshold)?;
+            let nanos = super::model::threshold_nanos(*threshold)?;
             for snap in snapshots.iter().filter(|s| handlers.matches(s)) {
                 for outcome in Outcome::ALL
                     .into_iter()
                     .filter(|o| *o != Outcome::Cancelled)
                 {
-                    let stats = snap.outcome(outcome);
-                    counts.good += stats.buckets[..=bucket].iter().sum::<u64>();
-                    counts.total += stats.count();
+                    counts.good += snap.calls_within(outcome, nanos)?;
+                    counts.total += snap.count(outcome);
                 }
             }
         }
@@ -430,6 +451,38 @@ pub(crate) fn projection_lags() -> Vec<(&'static str, Duration)> {
     all
 }
 
+/// The latency thresholds of every SLO added, for handlers registered later.
+fn thresholds() -> &'static Mutex<Vec<(Handlers, u64)>> {
+    static THRESHOLDS: Mutex<Vec<(Handlers, u64)>> = Mutex::new(Vec::new());
+    &THRESHOLDS
+}
+
+/// Makes every handler `handlers` covers, now and registered later, count `nanos` exactly.
+fn count_threshold(handlers: &Handlers, nanos: u64) -> Result<(), ThresholdsFull> {
+    let mut all = thresholds()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for site in crate::handler::registered().filter(|s| handlers.covers(s.meta())) {
+        site.count_threshold(nanos)?;
+    }
+    all.push((handlers.clone(), nanos));
+    Ok(())
+}
+
+/// Makes a handler registered at run time count the thresholds of the latency SLOs covering it.
+pub(crate) fn on_registered(site: &'static HandlerSite) {
+    let all = thresholds()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for (_, nanos) in all.iter().filter(|(h, _)| h.covers(site.meta())) {
+        if let Err(e) = site.count_threshold(*nanos) {
+            eprintln!(
+                "cqrs-obs: {e}; its calls are not counted against the {nanos} ns latency objective"
+            );
+        }
+    }
+}
+
 static ENGINE: OnceLock<Mutex<Engine>> = OnceLock::new();
 
 /// The process-wide engine, holding every SLO declared with `#[slo]` or registered at run
@@ -474,4 +527,91 @@ pub fn deploy_decision() -> DeployDecision {
 pub fn tick() {
     let snapshots = crate::handler::snapshots();
     global().tick(&snapshots);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handler::{HandlerKind, HandlerMeta};
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    use std::sync::Arc;
+
+    struct Manual(Arc<AtomicU64>);
+
+    impl Clock for Manual {
+        fn now_ms(&self) -> u64 {
+            self.0.load(Relaxed)
+        }
+    }
+
+    /// Records a call of `nanos` the way a guard does.
+    fn call(site: &HandlerSite, nanos: u64) {
+        let timebase = crate::handler::timebase::Timebase::enable();
+        let ticks = timebase.ticks_within(nanos);
+        let shard = crate::local::shard();
+        site.record_start(shard);
+        site.record_end(shard, Outcome::Ok, timebase.bucket(ticks), ticks);
+    }
+
+    #[test]
+    fn a_latency_threshold_between_bounds_is_counted_exactly_from_when_the_slo_is_added() {
+        let site = crate::handler::register(HandlerMeta {
+            kind: HandlerKind::Query,
+            name: "engine_threshold_test",
+            message: "Q",
+            aggregate: None,
+            projection: None,
+            saga: None,
+            module: "m",
+            file: "f.rs",
+            line: 1,
+            is_async: false,
+        });
+        // Before the SLO exists: not counted against it.
+        call(site, 110_000_000);
+        let now = Arc::new(AtomicU64::new(1_000_000));
+        let mut engine = Engine::new(Box::new(Manual(now.clone())));
+        let mut slo = Slo::new(
+            "threshold-120ms",
+            Sli::Latency {
+                handlers: Handlers::Named("engine_threshold_test"),
+                threshold: Duration::from_millis(120),
+            },
+            99.0,
+        );
+        slo.min_events = 1;
+        engine.add(slo).unwrap();
+        assert_eq!(site.snapshot().thresholds(), &[120_000_000]);
+        // 119 ms and 120 ms are within, 121 ms is not, whatever the bucket bounds (100, 250 ms).
+        for nanos in [
+            50_000_000,
+            119_000_000,
+            120_000_000,
+            121_000_000,
+            240_000_000,
+        ] {
+            call(site, nanos);
+        }
+        now.fetch_add(1000, Relaxed);
+        engine.tick(&crate::handler::snapshots());
+        let report = engine.report("threshold-120ms").unwrap();
+        let attainment = report.attainment.unwrap();
+        assert!(
+            (attainment - 60.0).abs() < 1e-9,
+            "3 of 5 within: {attainment}"
+        );
+        // The same threshold on the same handler is counted once; a full handler is an error.
+        for extra in 1..crate::handler::THRESHOLDS as u64 {
+            site.count_threshold(120_000_000 + extra).unwrap();
+        }
+        let full = Slo::new(
+            "threshold-130ms",
+            Sli::Latency {
+                handlers: Handlers::Named("engine_threshold_test"),
+                threshold: Duration::from_millis(130),
+            },
+            99.0,
+        );
+        assert!(matches!(engine.add(full), Err(SloError::Thresholds { .. })));
+    }
 }

@@ -3,7 +3,9 @@
 //!
 //! Each registered [`Slo`] keeps rolling windows (5m, 30m, 1h, 2h, 6h, 1d, 3d and its period)
 //! of good and total events. They are fed once per tick from the handlers' own recordings —
-//! nothing is recorded twice and a handler call pays nothing for its SLOs — and evaluated
+//! nothing is recorded twice; a handler call pays for its SLOs only when a latency SLO's
+//! threshold is not a histogram bound, and then one comparison when the call ends in that
+//! threshold's bucket — and evaluated
 //! against the multi-window, multi-burn-rate alert table. Memory per SLO is bounded: eight
 //! windows of 60 slots (under 8 KiB), at most [`HISTORY`] alert transitions and a budget history
 //! of at most [`BUDGET_POINTS`] points (about 11 KiB).
@@ -30,13 +32,13 @@ mod rules;
 mod state;
 mod window;
 
-pub(crate) use engine::projection_lags;
 #[doc(hidden)]
 pub use engine::SloRegistration;
 pub use engine::{
     deploy_decision, register, report_projection_lag, reports, tick, Breach, Clock, Engine,
     SloReport, SystemClock,
 };
+pub(crate) use engine::{on_registered, projection_lags};
 pub use model::{
     parse_duration, BurnRateRule, CqrsSlos, GoodOutcomes, Handlers, Severity, Sli, Slo, SloError,
     DEFAULT_BURN_RATES,

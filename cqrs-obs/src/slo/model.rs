@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::handler::{HandlerKind, HandlerSnapshot, Outcome, BUCKET_BOUNDS_NANOS};
+use crate::handler::{HandlerKind, HandlerMeta, HandlerSnapshot, Outcome};
 
 /// Which handlers an SLI counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,10 +20,15 @@ pub enum Handlers {
 
 impl Handlers {
     pub(crate) fn matches(&self, snap: &HandlerSnapshot) -> bool {
+        self.covers(&snap.meta)
+    }
+
+    /// Whether the handler described by `meta` is counted.
+    pub fn covers(&self, meta: &HandlerMeta) -> bool {
         match self {
-            Handlers::Named(name) => snap.meta.name == *name,
-            Handlers::Kind(kind) => snap.meta.kind == *kind,
-            Handlers::Message(message) => snap.meta.message == *message,
+            Handlers::Named(name) => meta.name == *name,
+            Handlers::Kind(kind) => meta.kind == *kind,
+            Handlers::Message(message) => meta.message == *message,
         }
     }
 }
@@ -91,11 +96,14 @@ pub enum Sli {
         /// Which outcomes are good.
         good: GoodOutcomes,
     },
-    /// Share of calls that took at most `threshold` (counted exactly at a histogram bound).
+    /// Share of calls that took at most `threshold`, counted exactly: a threshold that is not
+    /// one of [`BUCKET_BOUNDS_NANOS`](crate::handler::BUCKET_BOUNDS_NANOS) is counted by each handler the SLO covers (see
+    /// [`HandlerSite::count_threshold`](crate::handler::HandlerSite::count_threshold)) and
+    /// exported as one more `le` bucket of its histogram.
     Latency {
         /// The handlers counted.
         handlers: Handlers,
-        /// The threshold; one of [`BUCKET_BOUNDS_NANOS`].
+        /// The threshold: any positive duration.
         #[serde(serialize_with = "as_seconds")]
         threshold: Duration,
     },
@@ -128,10 +136,9 @@ fn as_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Erro
     s.serialize_f64(d.as_secs_f64())
 }
 
-/// Index of the bucket whose upper bound is `threshold`, if it is one.
-pub(crate) fn threshold_bucket(threshold: Duration) -> Option<usize> {
-    let nanos = u64::try_from(threshold.as_nanos()).ok()?;
-    BUCKET_BOUNDS_NANOS.iter().position(|&b| b == nanos)
+/// A latency threshold in nanoseconds, if it is positive and fits.
+pub(crate) fn threshold_nanos(threshold: Duration) -> Option<u64> {
+    u64::try_from(threshold.as_nanos()).ok().filter(|&n| n > 0)
 }
 
 /// How urgent an alert is.
@@ -266,13 +273,21 @@ pub enum SloError {
     /// The id is empty or has characters outside `[a-z0-9_-]`.
     #[error("SLO id `{0}` must be non-empty lowercase letters, digits, `_` or `-`")]
     Id(&'static str),
-    /// A latency threshold that is not a histogram bound.
-    #[error("SLO `{id}`: latency threshold {threshold:?} is not a histogram bound; use one of 100ns, 250ns, 500ns, 1µs, 2.5µs, ... 10s, 30s, 60s")]
+    /// A latency threshold of zero, or too long to count in nanoseconds.
+    #[error("SLO `{id}`: latency threshold {threshold:?} must be positive and under 584 years")]
     Threshold {
         /// The SLO.
         id: &'static str,
         /// The threshold.
         threshold: Duration,
+    },
+    /// A handler the latency SLO covers already counts as many thresholds as it can.
+    #[error("SLO `{id}`: {source}; share a threshold with another SLO of that handler")]
+    Thresholds {
+        /// The SLO.
+        id: &'static str,
+        /// The handler that is full.
+        source: crate::handler::ThresholdsFull,
     },
     /// The period is shorter than the longest alert window.
     #[error("SLO `{id}`: period {period:?} is shorter than an alert window")]
@@ -328,7 +343,7 @@ impl Slo {
             });
         }
         if let Sli::Latency { threshold, .. } = &self.sli {
-            if threshold_bucket(*threshold).is_none() {
+            if threshold_nanos(*threshold).is_none() {
                 return Err(SloError::Threshold {
                     id: self.id,
                     threshold: *threshold,
@@ -478,11 +493,20 @@ mod tests {
             "lat",
             Sli::Latency {
                 handlers: Handlers::Named("q"),
-                threshold: Duration::from_millis(120),
+                threshold: Duration::ZERO,
             },
             99.0,
         );
         assert!(matches!(slo.validate(), Err(SloError::Threshold { .. })));
+        let slo = Slo::new(
+            "lat",
+            Sli::Latency {
+                handlers: Handlers::Named("q"),
+                threshold: Duration::from_millis(120),
+            },
+            99.0,
+        );
+        assert_eq!(slo.validate(), Ok(()), "any positive threshold");
         assert!(CqrsSlos::query_latency().validate().is_ok());
     }
 
