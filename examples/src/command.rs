@@ -38,11 +38,12 @@ pub fn open_account(cmd: OpenAccount, store: &AccountStore) -> Appended {
 ///
 /// Carries a deliberate bug, the "poison command": amounts have no upper bound, and a
 /// deposit that would overflow the balance panics instead of being rejected.
-/// Its latency objective is deliberately too tight (99.99 % within 1 µs), so that it burns its
-/// error budget and fires a burn-rate alert during the workload.
+/// Its latency objective is deliberately too tight (99.99 % within 800 ns), so that it burns
+/// its error budget and fires a burn-rate alert during the workload. 800 ns is not one of the
+/// histogram bounds: the handler counts it exactly, and `/metrics` shows it as one more `le`.
 #[command_handler(aggregate = "Account")]
 #[slo(
-    latency(p99_99 = "1us"),
+    latency(p99_99 = "800ns"),
     id = "deposit-latency",
     name = "Deposit latency (too tight on purpose)",
     owner = "payments"

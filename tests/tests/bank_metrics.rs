@@ -114,6 +114,42 @@ fn handler_counters_equal_what_the_workload_saw() {
 }
 
 #[test]
+fn the_deposit_latency_threshold_is_one_more_bucket_between_the_bounds() {
+    // `#[slo(latency(p99_99 = "800ns"))]` on `deposit`: 800 ns is not a histogram bound, so the
+    // handler counts it and the page shows it as `le="0.0000008"`, between 500 ns and 1 µs.
+    let f = fixture();
+    let mut seen = 0;
+    for sample in f
+        .page
+        .samples_named("cqrs_command_duration_seconds_bucket")
+        .filter(|s| s.labels.get("command").map(String::as_str) == Some("Deposit"))
+    {
+        if sample.labels.get(label::LE).map(String::as_str) != Some("0.0000008") {
+            continue;
+        }
+        let mut around = sample.labels.clone();
+        let mut at = |le: &str| {
+            around.insert(label::LE.to_owned(), le.to_owned());
+            f.page
+                .value("cqrs_command_duration_seconds_bucket", &around)
+                .unwrap()
+        };
+        let (below, above) = (at("0.0000005"), at("0.000001"));
+        assert!(
+            below <= sample.value && sample.value <= above,
+            "{below} <= {} <= {above}",
+            sample.value
+        );
+        seen += 1;
+    }
+    assert!(
+        seen > 0,
+        "no le=\"0.0000008\" bucket for Deposit:\n{}",
+        f.metrics.body
+    );
+}
+
+#[test]
 fn duration_histograms_count_every_call() {
     let f = fixture();
     let expected = expected_series(&f.report, &f.handlers).unwrap();

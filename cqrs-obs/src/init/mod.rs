@@ -427,6 +427,7 @@ fn start_once(config: Config, mode: Mode) -> Result<ObsGuard, InitError> {
             "another `metrics` recorder is installed; /metrics shows handler metrics only"
         );
     }
+    crate::slo::load();
     crate::handler::enable();
     crate::trace::set_journal_enabled(true);
     let health = crate::health::start(&config.service_name, mode == Mode::Strict)?;

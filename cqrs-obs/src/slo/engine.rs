@@ -502,6 +502,12 @@ pub(crate) fn global() -> MutexGuard<'static, Engine> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Creates the process-wide engine with the SLOs declared with `#[slo]` (at start-up, so that
+/// their latency thresholds are counted from the first call).
+pub(crate) fn load() {
+    drop(global());
+}
+
 /// Registers an SLO with the process-wide engine.
 ///
 /// ```

@@ -38,7 +38,7 @@ pub use engine::{
     deploy_decision, register, report_projection_lag, reports, tick, Breach, Clock, Engine,
     SloReport, SystemClock,
 };
-pub(crate) use engine::{on_registered, projection_lags};
+pub(crate) use engine::{load, on_registered, projection_lags};
 pub use model::{
     parse_duration, BurnRateRule, CqrsSlos, GoodOutcomes, Handlers, Severity, Sli, Slo, SloError,
     DEFAULT_BURN_RATES,
