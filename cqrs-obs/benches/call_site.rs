@@ -1,6 +1,6 @@
 //! Cost of an instrumented handler call over the bare fn (trace not sampled), on one thread and
-//! on two threads calling the same handler, against a hand-written `tracing` + `metrics`
-//! equivalent. `autometrics` is compared in `benches-peers/` (kept out of this build graph).
+//! on two threads calling the same handler, with and without SLOs on the handler, against a
+//! hand-written `tracing` + `metrics` equivalent. `autometrics` is compared in `benches-peers/` (kept out of this build graph).
 //!
 //! Run: `cargo bench -p cqrs-obs --bench call_site`
 
@@ -54,10 +54,16 @@ fn on_threads(
 
 fn call_site(c: &mut Criterion) {
     support::install_peers();
+    // Loads the `#[slo]` objectives, as `init()` does: the latency one makes its handler count
+    // its threshold.
+    assert_eq!(cqrs_obs::slo::reports().len(), 2);
     let mut group = c.benchmark_group("call_site");
     group.bench_function("bare", |b| b.iter(|| cases::bare(black_box(cmd(3)))));
     group.bench_function("cqrs_obs", |b| {
         b.iter(|| cases::instrumented(black_box(cmd(3))))
+    });
+    group.bench_function("cqrs_obs_with_slos", |b| {
+        b.iter(|| cases::instrumented_with_slo(black_box(cmd(3))))
     });
     group.bench_function("cqrs_obs_2_threads", |b| {
         b.iter_custom(|iters| on_threads(2, iters, cases::instrumented))
