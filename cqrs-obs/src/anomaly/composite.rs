@@ -19,7 +19,6 @@ use super::seasonal::Seasonal;
 use super::tail::Tail;
 use super::threshold::Threshold;
 use super::trend::Direction;
-use super::window::Ring;
 
 /// The detectors of a composite, in the order of [`CompositeConfig::weights`].
 pub const PARTS: [&str; 6] = ["zscore", "iqr", "mad", "threshold", "seasonal", "pattern"];
@@ -169,7 +168,7 @@ pub struct Composite {
     pattern: Pattern,
     tails: [Tail; 6],
     overall: Tail,
-    short: Ring,
+    short: ShortMean,
     recent_unusual: u16,
     since_report: usize,
     reported_deviation: f64,
@@ -186,7 +185,7 @@ impl Composite {
             pattern: Pattern::new(),
             tails: std::array::from_fn(|_| Tail::new(config.horizon)),
             overall: Tail::new(config.horizon),
-            short: Ring::new(config.short.max(1)),
+            short: ShortMean::new(config.short),
             recent_unusual: 0,
             since_report: usize::MAX,
             reported_deviation: 0.0,
@@ -219,8 +218,7 @@ impl Composite {
         ];
         let (combined, deviation, agreement) = self.combine(&parts);
         let largest = parts.iter().fold(0.0f64, |m, p| m.max(p.deviation.abs()));
-        self.short.push(combined);
-        let mut z = self.short.mean();
+        let mut z = self.short.push_mean(combined);
         let own = self.overall.observe(z);
         z = self.config.self_rank * own + (1.0 - self.config.self_rank) * z;
         self.seen += 1;
@@ -335,6 +333,42 @@ impl Composite {
                 .as_ref()
                 .map_or(0, |s| heap(s, std::mem::size_of::<Seasonal>()))
             + self.short.heap_bytes()
+    }
+}
+
+/// The mean of the last few values (the composite's smoothing): a plain sum over a handful
+/// of slots, no running sums to refresh.
+#[derive(Debug, Clone)]
+struct ShortMean {
+    slots: Box<[f64]>,
+    next: usize,
+    len: usize,
+}
+
+impl ShortMean {
+    fn new(points: usize) -> ShortMean {
+        ShortMean {
+            slots: vec![0.0; points.max(1)].into_boxed_slice(),
+            next: 0,
+            len: 0,
+        }
+    }
+
+    /// Adds `value` (finite) and returns the mean of the last values, `value` included.
+    #[inline]
+    fn push_mean(&mut self, value: f64) -> f64 {
+        self.slots[self.next] = value;
+        self.next = if self.next + 1 == self.slots.len() {
+            0
+        } else {
+            self.next + 1
+        };
+        self.len = (self.len + 1).min(self.slots.len());
+        self.slots[..self.len].iter().sum::<f64>() / self.len as f64
+    }
+
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.slots)
     }
 }
 

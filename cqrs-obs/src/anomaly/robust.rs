@@ -31,7 +31,7 @@ impl Window {
     /// Judges `value` against the window with `judge` (once the window is ready), then adds
     /// it: the update step of both detectors here.
     #[inline]
-    fn judge_then_push(&mut self, value: f64, judge: fn(&Window, f64) -> Verdict) -> Verdict {
+    fn judge_then_push(&mut self, value: f64, judge: fn(&mut Window, f64) -> Verdict) -> Verdict {
         let Some(x) = clamp_input(value) else {
             return Verdict::NONE;
         };
@@ -66,7 +66,7 @@ impl Window {
 
     /// Tukey's verdict on `x` (the window must be ready).
     #[inline]
-    fn iqr(&self, x: f64) -> Verdict {
+    fn iqr(&mut self, x: f64) -> Verdict {
         let s = &self.sorted;
         let (q1, med, q3) = (s.quartile(1), s.quartile(2), s.quartile(3));
         // A window with more than half its values equal has no IQR: fall back to the
@@ -104,7 +104,7 @@ impl Window {
 
     /// The robust z-score verdict on `x` (the window must be ready).
     #[inline]
-    fn mad(&self, x: f64) -> Verdict {
+    fn mad(&mut self, x: f64) -> Verdict {
         let med = self.sorted.quartile(2);
         // No MAD when more than half the values are equal: fall back to the standard
         // deviation (the MAD of a normal distribution that wide).

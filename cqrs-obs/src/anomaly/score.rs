@@ -158,6 +158,10 @@ pub(crate) fn sigma_score(d: f64) -> f64 {
     if x == 0.0 {
         return 0.0;
     }
+    // Beyond 6, `poly * e^-36` is below half an ulp of 1: the formula gives exactly 1.
+    if x >= 6.0 {
+        return 1.0;
+    }
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
     let poly = t
         * (0.254_829_592
@@ -250,6 +254,14 @@ mod tests {
             assert!((sigma_score(d) - exact).abs() < 2e-7, "{d}");
         }
         assert_eq!(sigma_score(f64::NAN), 0.0);
+        assert_eq!(sigma_score(0.0), 0.0);
+        let mut previous = 0.0;
+        for i in 0..20_000 {
+            let d = i as f64 * 1e-3;
+            let s = sigma_score(d);
+            assert!(s >= previous - 2e-7 && s <= 1.0, "{d}");
+            previous = s;
+        }
         assert_eq!(sigma_score(f64::INFINITY), 1.0);
     }
 }

@@ -150,12 +150,16 @@ impl Ring {
 #[derive(Debug, Clone)]
 pub(crate) struct Sorted {
     values: Vec<f64>,
+    /// The block start [`Sorted::mad`] found last: one replaced value moves it by a step or
+    /// two at most as a rule, so the next search starts there.
+    block: usize,
 }
 
 impl Sorted {
     pub(crate) fn new(capacity: usize) -> Sorted {
         Sorted {
             values: Vec::with_capacity(capacity.max(1)),
+            block: 0,
         }
     }
 
@@ -216,21 +220,23 @@ impl Sorted {
         self.values[lo] + (self.values[hi] - self.values[lo]) * frac
     }
 
-    /// Median absolute deviation from `median`, in O(log w).
+    /// Median absolute deviation from `median`, in O(log w) (O(1) as a rule).
     ///
     /// The `k + 1` values closest to `median` are `k + 1` consecutive sorted values, so the
     /// `k`-th smallest distance is the smallest, over the blocks `l..=l + k`, of the block's
-    /// largest distance: found by one binary search for the first block whose upper end is at
-    /// least as far as its lower end. The next distance needs only one more comparison.
+    /// largest distance: the first block whose upper end is at least as far as its lower end,
+    /// looked for a few steps around the last one found, then by binary search. The next
+    /// distance needs only one more comparison.
     #[inline]
-    pub(crate) fn mad(&self, median: f64) -> f64 {
+    pub(crate) fn mad(&mut self, median: f64) -> f64 {
         let v = &self.values[..];
         let n = v.len();
         if n == 0 {
             return 0.0;
         }
         let k = (n - 1) / 2;
-        let l = first_block(v, median, k);
+        let l = near_block(v, median, k, self.block);
+        self.block = l;
         let kth = block_distance(v, median, k, l);
         if n % 2 == 1 {
             return kth;
@@ -247,6 +253,7 @@ impl Sorted {
 
     pub(crate) fn clear(&mut self) {
         self.values.clear();
+        self.block = 0;
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -275,6 +282,27 @@ fn first_block(v: &[f64], c: f64, k: usize) -> usize {
     }
     base + usize::from(!upper_reaches(v, c, k, base))
 }
+
+/// [`first_block`], found by stepping from `hint` when it is at most [`NEAR`] steps away.
+#[inline]
+fn near_block(v: &[f64], c: f64, k: usize, hint: usize) -> usize {
+    let starts = v.len() - k;
+    let mut l = hint.min(starts);
+    for _ in 0..NEAR {
+        let here = l == starts || upper_reaches(v, c, k, l);
+        if !here {
+            l += 1;
+        } else if l > 0 && upper_reaches(v, c, k, l - 1) {
+            l -= 1;
+        } else {
+            return l;
+        }
+    }
+    first_block(v, c, k)
+}
+
+/// Steps [`near_block`] takes before it falls back to a binary search.
+const NEAR: usize = 4;
 
 /// The `k`-th smallest (0-based) distance of sorted `v` from `c`, given the first block `l`
 /// of [`first_block`]: blocks from `l` on are bounded by their upper end (which only grows),
@@ -332,6 +360,11 @@ mod tests {
                 prop_assert!((med - median(&expect)).abs() <= 1e-9 * (1.0 + med.abs()));
                 let mad = naive_mad(&expect);
                 prop_assert!((sorted.mad(median(&expect)) - mad).abs() <= 1e-9 * (1.0 + mad));
+                let (v, m) = (&sorted.values, median(&expect));
+                let k = (v.len() - 1) / 2;
+                for hint in [0, 1, v.len() / 3, v.len()] {
+                    prop_assert_eq!(near_block(v, m, k, hint), first_block(v, m, k));
+                }
                 let mean = expect.iter().sum::<f64>() / expect.len() as f64;
                 prop_assert!((ring.mean() - mean).abs() <= 1e-6 * (1.0 + mean.abs()));
             }
