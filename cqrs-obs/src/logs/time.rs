@@ -108,7 +108,8 @@ fn num(s: &str) -> Option<u32> {
 
 fn parse_rfc3339(s: &str) -> Option<Timestamp> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+    // RFC 3339 is ASCII; checking it first keeps the slicing below on character boundaries.
+    if !s.is_ascii() || b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
     if b[13] != b':' || b[16] != b':' {
@@ -214,6 +215,10 @@ mod tests {
             "2000-01-01",
             "x",
             "2000-01-01T00:00:00.Z",
+            // Found by the admin_query fuzz target: a multi-byte character where a digit goes.
+            "2026-11-27T10:00:0\u{fffd}Z",
+            "2026-11-27T10:00:00+0\u{e9}:00",
+            "2026-11-27T1\u{e9}:00:00Z",
         ] {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
         }
@@ -235,6 +240,17 @@ mod tests {
         fn parsing_never_panics(s in "\\PC{0,40}") {
             let _ = s.parse::<Timestamp>();
             let _ = parse_duration(&s);
+        }
+
+        #[test]
+        fn a_timestamp_with_any_character_replaced_never_panics(
+            at in 0usize..25,
+            c in any::<char>(),
+        ) {
+            let mut s: Vec<char> = "2026-11-27T10:00:00+01:00".chars().collect();
+            s[at] = c;
+            let s: String = s.into_iter().collect();
+            let _ = s.parse::<Timestamp>();
         }
 
         #[test]

@@ -367,6 +367,7 @@ impl Slo {
 /// assert_eq!(cqrs_obs::slo::parse_duration("30d"), Some(Duration::from_secs(30 * 86400)));
 /// assert_eq!(cqrs_obs::slo::parse_duration("2.5ms"), Some(Duration::from_micros(2500)));
 /// assert_eq!(cqrs_obs::slo::parse_duration("soon"), None);
+/// assert_eq!(cqrs_obs::slo::parse_duration("0.1ns"), None);
 /// ```
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
@@ -387,6 +388,8 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     let seconds = value * scale;
     (seconds.is_finite() && seconds > 0.0 && seconds < 1e12)
         .then(|| Duration::from_secs_f64(seconds))
+        // Under a nanosecond is no duration (`0.1ns` would be zero).
+        .filter(|d| !d.is_zero())
 }
 
 /// Built-in SLOs for CQRS services, usable in one line each.
