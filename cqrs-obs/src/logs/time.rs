@@ -109,7 +109,12 @@ fn num(s: &str) -> Option<u32> {
 fn parse_rfc3339(s: &str) -> Option<Timestamp> {
     let b = s.as_bytes();
     // RFC 3339 is ASCII; checking it first keeps the slicing below on character boundaries.
-    if !s.is_ascii() || b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+    if !s.is_ascii()
+        || b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+    {
         return None;
     }
     if b[13] != b':' || b[16] != b':' {
