@@ -53,6 +53,9 @@ fn promtool_accepts_the_generated_rules() {
     assert!(text.contains("SUCCESS: 135 rules found"), "{text}");
 }
 
+/// Input series for promtool: `(series selector, value at the end of each minute)`.
+type Series = Vec<(String, Vec<u64>)>;
+
 /// A stretch of synthetic traffic fed both to the in-process engine and, as input series, to
 /// `promtool test rules` with the generated rules.
 struct Scenario {
@@ -62,7 +65,7 @@ struct Scenario {
     traffic: fn(u64) -> Counts,
     /// The series promtool reads: `(series selector, cumulative value of good and total events
     /// at the end of each minute)`.
-    series: fn(&[Counts]) -> Vec<(String, Vec<u64>)>,
+    series: fn(&[Counts]) -> Series,
 }
 
 /// The engine's firing severities at the end of each minute, and the cumulative counts.
@@ -161,7 +164,7 @@ fn check_parity(scenario: &Scenario) -> Vec<Vec<Severity>> {
 }
 
 /// Good and bad counts of commands, as the exposition's `outcome` series.
-fn command_outcomes(cumulative: &[Counts]) -> Vec<(String, Vec<u64>)> {
+fn command_outcomes(cumulative: &[Counts]) -> Series {
     let series = |outcome: &str| {
         format!("cqrs_commands_total{{command=\"Deposit\",aggregate=\"Account\",outcome=\"{outcome}\"}}")
     };
