@@ -1,7 +1,7 @@
 //! The admin endpoint's security over real HTTP: a non-loopback address without a token is
 //! refused at start (and accepted with one); with tokens, every route but the probes needs one;
-//! the viewer token reads and is refused actions (`PUT /sampling`, `POST /test`); the operator
-//! acts; and the audit log has a line for each refused and each accepted operator request.
+//! the viewer token reads and is refused actions (`PUT /sampling`, `POST /test`, acknowledging
+//! an SLO alert); the operator acts; and the audit log has a line for each refused and each accepted operator request.
 
 use std::net::SocketAddr;
 
@@ -161,12 +161,25 @@ fn tokens_roles_and_the_audit_log() {
     let (status, body) = call(addr, "POST", "/test", Some(OPERATOR), "[]");
     assert_eq!(status, 200, "{body}");
 
+    // So is acknowledging an SLO alert (no such SLO here: 404 once authorised).
+    let ack = "/slo/none/alerts/critical/ack";
+    let (status, body) = call(addr, "POST", ack, Some(VIEWER), "");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let (status, body) = call(addr, "POST", ack, Some(OPERATOR), "");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+
     let lines = audit_lines(&audit);
     let refused: Vec<&Value> = lines.iter().filter(|l| l["result"] == "refused").collect();
     let accepted: Vec<&Value> = lines.iter().filter(|l| l["result"] == "accepted").collect();
     assert_eq!(
         refused.len(),
-        2 * routes.len() + 4,
+        2 * routes.len() + 5,
         "one line per refused request"
     );
     let unauthorized: Vec<&&Value> = refused.iter().filter(|l| l["status"] == 401).collect();
@@ -183,11 +196,14 @@ fn tokens_roles_and_the_audit_log() {
         .inspect(|l| assert_eq!(l["role"], "viewer", "{l}"))
         .map(|l| (l["method"].as_str().unwrap(), l["path"].as_str().unwrap()))
         .collect();
-    assert_eq!(forbidden, [("PUT", "/sampling"), ("POST", "/test")]);
+    assert_eq!(
+        forbidden,
+        [("PUT", "/sampling"), ("POST", "/test"), ("POST", ack)]
+    );
     assert!(refused.iter().all(|l| l["reason"].is_string()));
     assert_eq!(
         accepted.len(),
-        3,
+        4,
         "every operator action, the good and the bad ones"
     );
     assert!(accepted.iter().all(|l| l["role"] == "operator"));
@@ -203,7 +219,8 @@ fn tokens_roles_and_the_audit_log() {
         [
             ("PUT", "/sampling", 200),
             ("PUT", "/sampling", 400),
-            ("POST", "/test", 200)
+            ("POST", "/test", 200),
+            ("POST", ack, 404)
         ]
     );
     for line in &lines {

@@ -3,7 +3,7 @@
 
 use cqrs_obs::Outcome;
 use cqrs_obs_tests::bank::{init_obs, run_test_workload};
-use cqrs_obs_tests::http::get;
+use cqrs_obs_tests::http::{get, request};
 use serde_json::Value;
 
 fn slo<'a>(all: &'a [Value], id: &str) -> &'a Value {
@@ -88,6 +88,42 @@ fn slo_endpoint_shows_budgets_and_the_burning_objective() {
             .unwrap()
             .contains("deposit-latency"),
         "{decision}"
+    );
+
+    // An operator acknowledges the firing page: it shows on the report until it resolves.
+    let ack = |path: &str, body: &str| request(addr, "POST", path, &[], body.as_bytes()).unwrap();
+    let acked = ack(
+        "/slo/deposit-latency/alerts/critical/ack",
+        r#"{"by": "ana", "note": "known: the objective is too tight"}"#,
+    );
+    assert_eq!(acked.status, 200, "{}", acked.body);
+    let alert = acked.json().unwrap();
+    assert_eq!(alert["severity"], "critical");
+    assert_eq!(alert["acknowledged"]["by"], "ana");
+    let one = get(addr, "/slo/deposit-latency").unwrap().json().unwrap();
+    let critical = one["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["severity"] == "critical")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        critical["acknowledged"]["note"],
+        "known: the objective is too tight"
+    );
+    // Nothing to acknowledge on a met objective, no such severity, no such SLO, a bad body.
+    let quiet = ack("/slo/query-latency/alerts/critical/ack", "");
+    assert_eq!(quiet.status, 409, "{}", quiet.body);
+    assert_eq!(quiet.json().unwrap()["error"]["code"], "conflict");
+    assert_eq!(
+        ack("/slo/deposit-latency/alerts/urgent/ack", "").status,
+        404
+    );
+    assert_eq!(ack("/slo/nope/alerts/critical/ack", "").status, 404);
+    assert_eq!(
+        ack("/slo/deposit-latency/alerts/critical/ack", "{\"who\": 1}").status,
+        400
     );
 
     let rules = get(addr, "/slo/rules").unwrap();

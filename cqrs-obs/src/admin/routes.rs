@@ -2,7 +2,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -100,6 +100,7 @@ fn slo_routes() -> Router<AppState> {
                 )
             }),
         )
+        .route("/slo/{id}/alerts/{severity}/ack", post(acknowledge))
         .route(
             "/slo/{id}",
             get(|Path(id): Path<String>| async move {
@@ -109,6 +110,49 @@ fn slo_routes() -> Router<AppState> {
                 }
             }),
         )
+}
+
+/// The body of `POST /slo/{id}/alerts/{severity}/ack` (optional).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckBody {
+    #[serde(default)]
+    by: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// An operator action: acknowledges a firing or pending SLO alert until it resolves.
+async fn acknowledge(
+    axum::extract::Path((id, severity)): axum::extract::Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let parsed: AckBody = if body.iter().all(u8::is_ascii_whitespace) {
+        AckBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("expected {{\"by\": .., \"note\": ..}} or no body: {e}"),
+                )
+            }
+        }
+    };
+    let by = if parsed.by.is_empty() {
+        "operator"
+    } else {
+        &parsed.by
+    };
+    match crate::slo::acknowledge(&id, &severity, by, &parsed.note) {
+        Ok(alert) => Json(alert).into_response(),
+        Err(e @ crate::slo::AckError::NotActive { .. }) => {
+            error(StatusCode::CONFLICT, "conflict", e.to_string())
+        }
+        Err(e) => error(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+    }
 }
 
 /// The sampler as `/sampling` shows it and `PUT /sampling` takes it: the names and argument

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::model::{Handlers, Sli, Slo, SloError};
 use super::policy::{self, DeployDecision};
 use super::state::{
-    AlertEvent, AlertReport, AlertState, Budget, BudgetPoint, SloState, WindowReport,
+    AckError, AlertEvent, AlertReport, AlertState, Budget, BudgetPoint, SloState, WindowReport,
 };
 use super::window::Counts;
 use crate::handler::{HandlerSite, HandlerSnapshot, Outcome, ThresholdsFull, BUCKET_BOUNDS_NANOS};
@@ -220,6 +220,24 @@ impl Engine {
             .iter_mut()
             .find(|t| t.state.slo().id == id)
             .map(|t| report(&mut t.state, now))
+    }
+
+    /// Acknowledges the active alert of `severity` of SLO `id` (see
+    /// [`SloState::acknowledge`]).
+    pub fn acknowledge(
+        &mut self,
+        id: &str,
+        severity: &str,
+        by: &str,
+        note: &str,
+    ) -> Result<AlertReport, AckError> {
+        let now = self.clock.now_ms();
+        self.slos
+            .iter_mut()
+            .find(|t| t.state.slo().id == id)
+            .ok_or_else(|| AckError::UnknownSlo(id.to_owned()))?
+            .state
+            .acknowledge(severity, now, by, note)
     }
 
     /// Whether a deployment may go ahead: no alert that blocks deployments is firing.
@@ -522,6 +540,17 @@ pub fn register(slo: Slo) -> Result<(), SloError> {
 /// Reports of every registered SLO, as of now.
 pub fn reports() -> Vec<SloReport> {
     global().reports()
+}
+
+/// Acknowledges an active alert of a registered SLO (`POST /slo/{id}/alerts/{severity}/ack`,
+/// an operator action).
+pub fn acknowledge(
+    id: &str,
+    severity: &str,
+    by: &str,
+    note: &str,
+) -> Result<AlertReport, AckError> {
+    global().acknowledge(id, severity, by, note)
 }
 
 /// Whether deployments may go ahead now (`GET /slo/deploy-gate`).

@@ -35,8 +35,8 @@ mod window;
 #[doc(hidden)]
 pub use engine::SloRegistration;
 pub use engine::{
-    deploy_decision, register, report_projection_lag, reports, tick, Breach, Clock, Engine,
-    SloReport, SystemClock,
+    acknowledge, deploy_decision, register, report_projection_lag, reports, tick, Breach, Clock,
+    Engine, SloReport, SystemClock,
 };
 pub(crate) use engine::{load, on_registered, projection_lags};
 pub use model::{
@@ -49,8 +49,8 @@ pub use policy::{
 };
 pub use rules::promql_duration;
 pub use state::{
-    AlertEvent, AlertReport, AlertState, Budget, BudgetPoint, SloState, WindowReport,
-    BUDGET_POINTS, HISTORY,
+    AckError, Acknowledgement, AlertEvent, AlertReport, AlertState, Budget, BudgetPoint, SloState,
+    WindowReport, BUDGET_POINTS, HISTORY,
 };
 pub use window::{Counts, Window, SLOTS, WINDOWS};
 

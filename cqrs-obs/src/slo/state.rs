@@ -36,6 +36,44 @@ pub enum AlertState {
     Firing(u64),
 }
 
+/// An operator's acknowledgement of a firing or pending alert: someone is on it. It lasts until
+/// the alert resolves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Acknowledgement {
+    /// When, in milliseconds since the Unix epoch (or the test clock's epoch).
+    pub at_ms: u64,
+    /// Who acknowledged (as the caller names itself; the admin endpoint's audit log records the
+    /// request with its role and peer address).
+    pub by: String,
+    /// A free-form note (`""` without one).
+    pub note: String,
+}
+
+/// Why an alert could not be acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AckError {
+    /// No SLO has this id.
+    #[error("no SLO `{0}`")]
+    UnknownSlo(String),
+    /// The SLO has no alert of this severity.
+    #[error("SLO `{slo}` has no `{severity}` alert")]
+    UnknownAlert {
+        /// The SLO.
+        slo: String,
+        /// The severity asked for.
+        severity: String,
+    },
+    /// The alert is neither firing nor pending.
+    #[error("the `{severity}` alert of SLO `{slo}` is not firing or pending")]
+    NotActive {
+        /// The SLO.
+        slo: String,
+        /// The severity.
+        severity: &'static str,
+    },
+}
+
 /// A change of an alert's state.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct AlertEvent {
@@ -55,6 +93,7 @@ pub struct SloState {
     pub(crate) slo: Slo,
     windows: [Window; WINDOW_COUNT],
     alerts: Vec<AlertState>,
+    acks: Vec<Option<Acknowledgement>>,
     history: VecDeque<AlertEvent>,
     budget_history: VecDeque<BudgetPoint>,
     last_ms: Option<u64>,
@@ -88,7 +127,7 @@ pub struct Budget {
 }
 
 /// One alert rule's status in a report.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertReport {
     /// Severity.
     pub severity: Severity,
@@ -101,6 +140,9 @@ pub struct AlertReport {
     /// Lifecycle state.
     #[serde(flatten)]
     pub state: AlertState,
+    /// The operator's acknowledgement, while the alert is active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<Acknowledgement>,
 }
 
 impl SloState {
@@ -110,10 +152,12 @@ impl SloState {
         lengths.push(slo.period);
         let windows = std::array::from_fn(|i| Window::new(lengths[i]));
         let alerts = vec![AlertState::Inactive; slo.burn_rates.len()];
+        let acks = vec![None; slo.burn_rates.len()];
         SloState {
             slo,
             windows,
             alerts,
+            acks,
             history: VecDeque::new(),
             budget_history: VecDeque::new(),
             last_ms: None,
@@ -213,6 +257,9 @@ impl SloState {
                 (state, _) => (state, None),
             };
             self.alerts[i] = next;
+            if next == AlertState::Inactive {
+                self.acks[i] = None;
+            }
             if let Some(transition) = transition {
                 if self.history.len() == HISTORY {
                     self.history.pop_front();
@@ -296,14 +343,49 @@ impl SloState {
             .burn_rates
             .iter()
             .zip(&self.alerts)
-            .map(|(rule, state)| AlertReport {
+            .zip(&self.acks)
+            .map(|((rule, state), ack)| AlertReport {
                 severity: rule.severity,
                 long_seconds: rule.long.as_secs(),
                 short_seconds: rule.short.as_secs(),
                 factor: rule.factor(self.slo.period),
                 state: *state,
+                acknowledged: ack.clone(),
             })
             .collect()
+    }
+
+    /// Acknowledges the firing or pending alert of `severity` (`critical`, `high`, `medium` or
+    /// `low`) until it resolves; acknowledging it again replaces the acknowledgement.
+    pub fn acknowledge(
+        &mut self,
+        severity: &str,
+        now_ms: u64,
+        by: &str,
+        note: &str,
+    ) -> Result<AlertReport, AckError> {
+        let unknown = || AckError::UnknownAlert {
+            slo: self.slo.id.to_owned(),
+            severity: severity.to_owned(),
+        };
+        let i = self
+            .slo
+            .burn_rates
+            .iter()
+            .position(|r| r.severity.as_str() == severity)
+            .ok_or_else(unknown)?;
+        if self.alerts[i] == AlertState::Inactive {
+            return Err(AckError::NotActive {
+                slo: self.slo.id.to_owned(),
+                severity: self.slo.burn_rates[i].severity.as_str(),
+            });
+        }
+        self.acks[i] = Some(Acknowledgement {
+            at_ms: now_ms,
+            by: by.to_owned(),
+            note: note.to_owned(),
+        });
+        Ok(self.alert_reports().swap_remove(i))
     }
 }
 
@@ -448,5 +530,51 @@ mod tests {
             .map(|e| e.transition)
             .collect();
         assert_eq!(transitions, ["firing", "resolved"]);
+    }
+
+    #[test]
+    fn an_acknowledgement_lasts_while_the_alert_is_active() {
+        let mut state = SloState::new(CqrsSlos::command_availability());
+        let traffic = |good| Counts { good, total: 100 };
+        for s in 0..3600 {
+            state.observe(s * SECOND, traffic(100));
+        }
+        assert!(matches!(
+            state.acknowledge("critical", 3600 * SECOND, "ana", ""),
+            Err(AckError::NotActive { .. })
+        ));
+        assert!(matches!(
+            state.acknowledge("urgent", 3600 * SECOND, "ana", ""),
+            Err(AckError::UnknownAlert { .. })
+        ));
+        for s in 3600..3720 {
+            state.observe(s * SECOND, traffic(0));
+        }
+        let alert = state
+            .acknowledge("critical", 3720 * SECOND, "ana", "rolling back")
+            .unwrap();
+        assert_eq!(alert.severity, Severity::Critical);
+        let ack = Acknowledgement {
+            at_ms: 3720 * SECOND,
+            by: "ana".into(),
+            note: "rolling back".into(),
+        };
+        assert_eq!(alert.acknowledged.as_ref(), Some(&ack));
+        let critical = |state: &SloState| {
+            state
+                .alert_reports()
+                .into_iter()
+                .find(|a| a.severity == Severity::Critical)
+                .unwrap()
+        };
+        // Still burning: still acknowledged.
+        state.observe(3720 * SECOND, traffic(0));
+        assert_eq!(critical(&state).acknowledged, Some(ack));
+        // Resolved: the acknowledgement goes with it, and the next firing starts unacknowledged.
+        for s in 3721..4400 {
+            state.observe(s * SECOND, traffic(100));
+        }
+        assert_eq!(critical(&state).state, AlertState::Inactive);
+        assert_eq!(critical(&state).acknowledged, None);
     }
 }
