@@ -42,21 +42,24 @@ pub(crate) struct Number {
     pub(crate) span: Span,
 }
 
-impl Parse for Number {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let lit: Lit = input.parse()?;
-        let value = match &lit {
+impl Number {
+    /// The number an integer or float literal holds; `expected` says what else is wrong.
+    fn of(lit: &Lit, expected: &str) -> syn::Result<Number> {
+        let value = match lit {
             Lit::Int(i) => i.base10_parse::<f64>(),
             Lit::Float(f) => f.base10_parse::<f64>(),
-            other => Err(syn::Error::new_spanned(
-                other,
-                "expected a number, like `99.9`",
-            )),
+            other => Err(syn::Error::new_spanned(other, expected)),
         }?;
         Ok(Number {
             value,
             span: lit.span(),
         })
+    }
+}
+
+impl Parse for Number {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        Number::of(&input.parse()?, "expected a number, like `99.9`")
     }
 }
 
@@ -149,23 +152,11 @@ fn pairs(input: ParseStream<'_>, what: &str, keys: &[&str]) -> syn::Result<Vec<(
 
 /// The value of `key` among `pairs` as a number.
 fn number(pairs: &[(Ident, Lit)], key: &str) -> syn::Result<Option<Number>> {
-    let Some((_, lit)) = pairs.iter().find(|(k, _)| k == key) else {
-        return Ok(None);
-    };
-    let value = match lit {
-        Lit::Int(i) => i.base10_parse::<f64>()?,
-        Lit::Float(f) => f.base10_parse::<f64>()?,
-        other => {
-            return Err(syn::Error::new_spanned(
-                other,
-                format!("expected a number for `{key}`"),
-            ))
-        }
-    };
-    Ok(Some(Number {
-        value,
-        span: lit.span(),
-    }))
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, lit)| Number::of(lit, &format!("expected a number for `{key}`")))
+        .transpose()
 }
 
 /// The value of `key` among `pairs` as a string.

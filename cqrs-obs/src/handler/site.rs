@@ -294,9 +294,11 @@ impl HandlerSite {
         ticks: u64,
     ) {
         let t = &self.thresholds;
+        let mut nanos = None;
         for i in 0..counted.min(THRESHOLDS) {
             if t.bucket[i].load(Relaxed) == bucket
-                && super::timebase::ticks_to_nanos(ticks) <= t.nanos[i].load(Relaxed)
+                && *nanos.get_or_insert_with(|| super::timebase::ticks_to_nanos(ticks))
+                    <= t.nanos[i].load(Relaxed)
             {
                 add(shard, &cells.within[i], 1);
             }

@@ -97,28 +97,21 @@ impl Engine {
         if self.slos.iter().any(|t| t.state.slo().id == slo.id) {
             return Err(SloError::Duplicate(slo.id));
         }
+        let mut last = None;
         if let Sli::Latency {
             handlers,
             threshold,
         } = &slo.sli
         {
-            let nanos = super::model::threshold_nanos(*threshold).ok_or(SloError::Threshold {
-                id: slo.id,
-                threshold: *threshold,
-            })?;
+            // `validate` checked that the threshold is positive and fits.
+            let nanos = super::model::threshold_nanos(*threshold).unwrap_or(1);
             count_threshold(handlers, nanos)
                 .map_err(|source| SloError::Thresholds { id: slo.id, source })?;
-        }
-        // A threshold between histogram bounds is counted from now on: so are its events.
-        let last = match &slo.sli {
-            Sli::Latency { threshold, .. }
-                if !BUCKET_BOUNDS_NANOS
-                    .contains(&super::model::threshold_nanos(*threshold).unwrap_or(0)) =>
-            {
-                read(&slo.sli, &crate::handler::snapshots())
+            // A threshold between histogram bounds is counted from now on: so are its events.
+            if !BUCKET_BOUNDS_NANOS.contains(&nanos) {
+                last = read(&slo.sli, &crate::handler::snapshots());
             }
-            _ => None,
-        };
+        }
         self.slos.push(Tracked {
             state: SloState::new(slo),
             last,
