@@ -6,6 +6,11 @@
 //! differences: the remaining budget is traffic-weighted (bad over total across the whole
 //! period, where sloth averages 5-minute ratios), and every alert carries the same
 //! minimum-traffic guard as the in-process engine.
+//!
+//! Each SLO's rules form one group, records before alerts. Prometheus evaluates the rules of a
+//! group in order at one timestamp, so an alert reads the ratios recorded in the same
+//! evaluation; groups run on their own schedules, so an alert in another group would read
+//! ratios up to one interval old and could fire an interval later than the engine.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -191,7 +196,7 @@ pub(crate) fn render(slos: &[Slo], service: &str) -> String {
         let budget = slo.error_budget_ratio();
         let sel = format!("{{slo_id=\"{}\"}}", escape(slo.id));
         let id = slo.id;
-        let _ = writeln!(out, "  - name: cqrs-obs-slo-{id}-sli\n    rules:");
+        let _ = writeln!(out, "  - name: cqrs-obs-slo-{id}\n    rules:");
         for w in &windows {
             let d = promql_duration(*w);
             let q = queries(slo, &d).expect("same SLI kind");
@@ -208,7 +213,6 @@ pub(crate) fn render(slos: &[Slo], service: &str) -> String {
                 labels(slo, service, "          ")
             );
         }
-        let _ = writeln!(out, "  - name: cqrs-obs-slo-{id}-meta\n    rules:");
         let period_d = promql_duration(slo.period);
         let remaining = format!("1 - (({}) / {budget})", period_q.error_ratio);
         for (record, expr) in [
@@ -235,7 +239,6 @@ pub(crate) fn render(slos: &[Slo], service: &str) -> String {
                 labels(slo, service, "          ")
             );
         }
-        let _ = writeln!(out, "  - name: cqrs-obs-slo-{id}-alerts\n    rules:");
         for rule in slo.burn_rates {
             let factor = rule.factor(slo.period);
             let (long, short) = (promql_duration(rule.long), promql_duration(rule.short));
@@ -283,5 +286,24 @@ mod tests {
         assert_eq!(promql_duration(Duration::from_secs(30 * 86400)), "30d");
         assert_eq!(promql_duration(Duration::from_secs(7200)), "2h");
         assert_eq!(promql_duration(Duration::from_secs(90)), "90s");
+    }
+
+    #[test]
+    fn each_slo_is_one_group_whose_alerts_follow_the_records_they_read() {
+        let slos = [
+            super::super::CqrsSlos::command_availability(),
+            super::super::CqrsSlos::query_latency(),
+        ];
+        let yaml = render(&slos, "svc");
+        let groups: Vec<&str> = yaml
+            .lines()
+            .filter_map(|l| l.strip_prefix("  - name: "))
+            .collect();
+        assert_eq!(groups.len(), slos.len(), "{yaml}");
+        for (i, group) in yaml.split("\n  - name: ").skip(1).enumerate() {
+            let last_record = group.rfind("- record: slo:sli_error:ratio_rate").unwrap();
+            let first_alert = group.find("- alert: ").unwrap();
+            assert!(last_record < first_alert, "group {i}:\n{group}");
+        }
     }
 }
