@@ -74,6 +74,6 @@ pub(crate) fn run(name: &str, timestamps: &[i64], values: &[f64]) -> Vec<f64> {
     timestamps
         .iter()
         .zip(values)
-        .map(|(t, v)| d.update(*t, *v).score)
+        .map(|(t, v)| d.update(*t, *v).score())
         .collect()
 }

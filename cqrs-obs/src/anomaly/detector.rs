@@ -15,9 +15,9 @@ use super::score::Verdict;
 /// let mut d = ZScore::new(100);
 /// for i in 0..200 {
 ///     let v = d.update(i * 1_000, 10.0 + (i % 7) as f64);
-///     assert!(v.score < 0.999);
+///     assert!(v.score() < 0.999);
 /// }
-/// assert!(d.update(200_000, 60.0).score > 0.999);
+/// assert!(d.update(200_000, 60.0).score() > 0.999);
 /// ```
 pub trait Detector: Send + std::fmt::Debug {
     /// A short name without `_` (used in results files and labels).

@@ -37,7 +37,7 @@ const RANK_SLACK: f32 = 1e-3;
 ///     d.update(i, saw(i));
 /// }
 /// let worst = (600..606)
-///     .map(|i| d.update(i, 5.0 - saw(i)).score)
+///     .map(|i| d.update(i, 5.0 - saw(i)).score())
 ///     .fold(0.0, f64::max);
 /// assert!(worst > 0.99);
 /// ```

@@ -66,7 +66,7 @@ proptest! {
         for mut d in detectors() {
             for (t, v) in &points {
                 let verdict = d.update(*t, *v);
-                prop_assert!((0.0..=1.0).contains(&verdict.score), "{} {verdict:?}", d.name());
+                prop_assert!((0.0..=1.0).contains(&verdict.score()), "{} {verdict:?}", d.name());
                 prop_assert!(verdict.deviation.is_finite(), "{} {verdict:?}", d.name());
             }
         }
@@ -101,7 +101,7 @@ proptest! {
     fn a_constant_series_raises_nothing(v in -1e12f64..1e12, n in 50usize..600) {
         for mut d in detectors().into_iter().take(4) {
             for i in 0..n {
-                prop_assert_eq!(d.update(i as i64 * 1_000, v).score, 0.0, "{}", d.name());
+                prop_assert_eq!(d.update(i as i64 * 1_000, v).score(), 0.0, "{}", d.name());
             }
         }
         let mut c = Composite::new(CompositeConfig::default());

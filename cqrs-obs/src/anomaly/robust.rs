@@ -3,7 +3,7 @@
 //! values; MAD itself is an O(log w) selection over the sorted window.
 
 use super::detector::{scale_floor, Detector};
-use super::score::{clamp_input, finite, sigma_score, Severity, Verdict};
+use super::score::{clamp_input, finite, Severity, Verdict};
 use super::window::{Ring, Sorted};
 
 /// The interquartile range of a normal distribution in standard deviations.
@@ -75,15 +75,11 @@ impl Window {
             r if r > 0.0 => r,
             _ => (self.ring.std() * IQR_SIGMAS).max(scale_floor(med)),
         };
-        let fence = if x > q3 {
-            (x - q3) / iqr
-        } else if x < q1 {
-            (x - q1) / iqr
-        } else {
-            0.0
-        };
-        let deviation = finite((x - med) / iqr * IQR_SIGMAS);
-        let k = fence.abs();
+        // Distance beyond the nearer fence base (at most one term is non-zero, as q1 <= q3);
+        // written without branches, since a point is as likely below Q1 as above Q3.
+        let inv = 1.0 / iqr;
+        let k = ((x - q3).max(0.0) - (x - q1).min(0.0)) * inv;
+        let deviation = finite((x - med) * inv * IQR_SIGMAS);
         let severity = if k >= 6.0 {
             Severity::Critical
         } else if k >= 3.0 {
@@ -96,7 +92,6 @@ impl Window {
             Severity::None
         };
         Verdict {
-            score: sigma_score(deviation),
             severity,
             deviation,
         }

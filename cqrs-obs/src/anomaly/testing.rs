@@ -104,6 +104,6 @@ pub(crate) fn hostile(d: &mut dyn Detector) {
 }
 
 fn check(v: super::score::Verdict) {
-    assert!((0.0..=1.0).contains(&v.score), "{v:?}");
+    assert!((0.0..=1.0).contains(&v.score()), "{v:?}");
     assert!(v.deviation.is_finite(), "{v:?}");
 }

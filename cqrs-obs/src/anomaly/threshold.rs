@@ -2,7 +2,7 @@
 //! limit (or much faster than it usually does), over the last few points.
 
 use super::detector::{scale_floor, Clock, Detector};
-use super::score::{clamp_input, finite, sigma_score, Severity, Verdict};
+use super::score::{clamp_input, finite, Severity, Verdict};
 
 /// The most points a rate of change spans.
 pub const MAX_RATE_POINTS: usize = 16;
@@ -136,13 +136,11 @@ impl Detector for Threshold {
         }
         let verdict = if self.limit_breach(x, change) {
             Verdict {
-                score: 1.0,
                 severity: Severity::Critical,
                 deviation: if deviation == 0.0 { 6.0 } else { deviation },
             }
         } else {
             Verdict {
-                score: sigma_score(deviation),
                 severity: Severity::from_deviation(deviation),
                 deviation,
             }

@@ -169,15 +169,17 @@ impl Sorted {
         if let Some(old) = evicted {
             let i = self.values.partition_point(|v| *v < old);
             let j = self.values.partition_point(|v| *v < value);
-            // Move the elements between the two positions by one instead of remove + insert.
+            // Move the elements between the two positions by one instead of remove + insert:
+            // right when the new value goes first, left otherwise. The choice is made without
+            // a branch (either is as likely).
             if i < self.values.len() && self.values[i] == old {
-                if j <= i {
-                    self.values.copy_within(j..i, j + 1);
-                    self.values[j] = value;
-                } else {
-                    self.values.copy_within(i + 1..j, i);
-                    self.values[j - 1] = value;
-                }
+                let before = j <= i;
+                let src = std::hint::select_unpredictable(before, j, i + 1);
+                let dst = std::hint::select_unpredictable(before, j + 1, i);
+                let end = std::hint::select_unpredictable(before, i, j);
+                let slot = std::hint::select_unpredictable(before, j, j.wrapping_sub(1));
+                self.values.copy_within(src..end, dst);
+                self.values[slot] = value;
                 return;
             }
             debug_assert!(false, "evicted value not in the sorted window");
