@@ -1,19 +1,33 @@
 //! How rare a magnitude is for one series: a log-scale histogram of the magnitudes seen so
-//! far, halved every so often so that it follows a changing series. The bins are counted in
-//! groups of eight as well, so a tail count is two branch-free sums of eight (no
+//! far, halved every so often so that it follows a changing series. The count below a group
+//! of eight bins is kept as well, so a tail count is one read plus a masked sum of eight (no
 //! data-dependent loop to mispredict).
 
 /// Number of bins: a quarter octave each, from 2^-4 to 2^12.
 const BINS: usize = 64;
 /// Bins per group.
 const GROUP: usize = 8;
+/// `MASKS[w]`: all ones in the first `w` lanes, zero in the others.
+const MASKS: [[u32; GROUP]; GROUP + 1] = {
+    let mut masks = [[0u32; GROUP]; GROUP + 1];
+    let mut w = 0;
+    while w <= GROUP {
+        let mut i = 0;
+        while i < w {
+            masks[w][i] = u32::MAX;
+            i += 1;
+        }
+        w += 1;
+    }
+    masks
+};
 
 /// The running distribution of a non-negative magnitude (300 bytes, inline).
 #[derive(Debug, Clone)]
 pub(crate) struct Tail {
     counts: [u32; BINS],
-    /// The counts of each group of [`GROUP`] consecutive bins.
-    groups: [u32; BINS / GROUP],
+    /// `below_group[g]`: the count of all bins before group `g` of [`GROUP`] bins.
+    below_group: [u32; BINS / GROUP],
     total: u32,
     /// Halve the counts when the total reaches this.
     horizon: u32,
@@ -23,7 +37,7 @@ impl Tail {
     pub(crate) fn new(horizon: u32) -> Tail {
         Tail {
             counts: [0; BINS],
-            groups: [0; BINS / GROUP],
+            below_group: [0; BINS / GROUP],
             total: 0,
             horizon: horizon.max(16),
         }
@@ -84,38 +98,43 @@ impl Tail {
     #[inline]
     fn add_in(&mut self, bin: usize) {
         self.counts[bin] += 1;
-        self.groups[bin / GROUP] += 1;
+        let group = bin / GROUP;
+        // Every later group has one more below it: eight lanes added, no branch.
+        for (c, up_to) in self.below_group.iter_mut().zip(&MASKS[group + 1]) {
+            *c += 1 & !up_to;
+        }
         self.total += 1;
         if self.total >= self.horizon {
             self.halve();
         }
     }
 
-    /// Count of magnitudes in bins below `bin`: the groups below its group, then the bins
-    /// below it in its group; each sum visits all eight, so it vectorises.
+    /// Count of magnitudes in bins below `bin`: the count below its group, plus the bins
+    /// below it in its group (all eight summed under a mask, so it vectorises).
     #[inline]
     fn below(&self, bin: usize) -> u32 {
         let (group, within) = (bin / GROUP, bin % GROUP);
-        let masked = |values: &[u32; GROUP], end: usize| -> u32 {
-            values
-                .iter()
-                .enumerate()
-                .map(|(i, c)| if i < end { *c } else { 0 })
-                .sum()
-        };
-        let first: &[u32; GROUP] = self.counts[group * GROUP..][..GROUP]
+        let bins: &[u32; GROUP] = self.counts[group * GROUP..][..GROUP]
             .try_into()
             .expect("a group of bins");
-        masked(&self.groups, group) + masked(first, within)
+        let mask = &MASKS[within];
+        let inside: u32 = bins.iter().zip(mask).map(|(c, m)| c & m).sum();
+        self.below_group[group] + inside
     }
 
     #[cold]
     fn halve(&mut self) {
         self.counts.iter_mut().for_each(|c| *c /= 2);
-        for (g, bins) in self.groups.iter_mut().zip(self.counts.chunks_exact(GROUP)) {
-            *g = bins.iter().sum();
+        let mut below = 0;
+        for (g, bins) in self
+            .below_group
+            .iter_mut()
+            .zip(self.counts.chunks_exact(GROUP))
+        {
+            *g = below;
+            below += bins.iter().sum::<u32>();
         }
-        self.total = self.groups.iter().sum();
+        self.total = below;
     }
 }
 
