@@ -147,9 +147,13 @@ impl Ring {
 }
 
 /// The values of a [`Ring`] kept sorted, for order statistics.
+///
+/// The buffer is a whole number of [`BLOCK`]s, padded with `+inf` past the values, so a
+/// block can always be read whole (see [`rank`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Sorted {
-    values: Vec<f64>,
+    buf: Box<[f64]>,
+    len: usize,
     /// The block start [`Sorted::mad`] found last: one replaced value moves it by a step or
     /// two at most as a rule, so the next search starts there.
     block: usize,
@@ -157,46 +161,67 @@ pub(crate) struct Sorted {
 
 impl Sorted {
     pub(crate) fn new(capacity: usize) -> Sorted {
+        let padded = capacity.max(1).div_ceil(BLOCK) * BLOCK;
         Sorted {
-            values: Vec::with_capacity(capacity.max(1)),
+            buf: vec![f64::INFINITY; padded].into_boxed_slice(),
+            len: 0,
             block: 0,
         }
     }
 
-    /// Inserts `value` and removes `evicted` (both finite), without allocating.
+    /// The values, ascending.
+    #[inline]
+    pub(crate) fn values(&self) -> &[f64] {
+        &self.buf[..self.len]
+    }
+
+    /// Inserts `value` and removes `evicted` (both finite), without allocating. Without an
+    /// evicted value the window must have room (the ring evicts once it is full).
     #[inline]
     pub(crate) fn replace(&mut self, evicted: Option<f64>, value: f64) {
+        let n = self.len;
         if let Some(old) = evicted {
-            let i = self.values.partition_point(|v| *v < old);
-            let j = self.values.partition_point(|v| *v < value);
+            let i = rank(&self.buf, n, old);
+            let j = rank(&self.buf, n, value);
             // Move the elements between the two positions by one instead of remove + insert:
             // right when the new value goes first, left otherwise. The choice is made without
             // a branch (either is as likely).
-            if i < self.values.len() && self.values[i] == old {
+            if i < n && self.buf[i] == old {
                 let before = j <= i;
                 let src = std::hint::select_unpredictable(before, j, i + 1);
                 let dst = std::hint::select_unpredictable(before, j + 1, i);
                 let end = std::hint::select_unpredictable(before, i, j);
                 let slot = std::hint::select_unpredictable(before, j, j.wrapping_sub(1));
-                self.values.copy_within(src..end, dst);
-                self.values[slot] = value;
+                self.buf.copy_within(src..end, dst);
+                self.buf[slot] = value;
                 return;
             }
             debug_assert!(false, "evicted value not in the sorted window");
+            return;
         }
-        let j = self.values.partition_point(|v| *v < value);
-        self.values.insert(j, value);
+        if n == self.buf.len() {
+            debug_assert!(
+                false,
+                "a full sorted window takes a value only with an eviction"
+            );
+            return;
+        }
+        let j = rank(&self.buf, n, value);
+        self.buf.copy_within(j..n, j + 1);
+        self.buf[j] = value;
+        self.len = n + 1;
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.values.len()
+        self.len
     }
 
     /// Linear-interpolated quantile (`q` in [0, 1]) of a non-empty window (the reference
     /// [`Sorted::quartile`] is checked against).
     #[cfg(test)]
     pub(crate) fn quantile(&self, q: f64) -> f64 {
-        let n = self.values.len();
+        let values = self.values();
+        let n = values.len();
         if n == 0 {
             return 0.0;
         }
@@ -204,14 +229,15 @@ impl Sorted {
         let lo = pos.floor() as usize;
         let hi = (lo + 1).min(n - 1);
         let frac = pos - lo as f64;
-        self.values[lo] + (self.values[hi] - self.values[lo]) * frac
+        values[lo] + (values[hi] - values[lo]) * frac
     }
 
     /// The `k`-th quartile (`k` in 0..=4) of a non-empty window: [`Sorted::quantile`] at
     /// `k / 4`, with the position computed in integers (the same value, no rounding call).
     #[inline]
     pub(crate) fn quartile(&self, k: usize) -> f64 {
-        let n = self.values.len();
+        let values = self.values();
+        let n = values.len();
         if n == 0 {
             return 0.0;
         }
@@ -219,7 +245,7 @@ impl Sorted {
         let lo = scaled / 4;
         let hi = (lo + 1).min(n - 1);
         let frac = (scaled % 4) as f64 * 0.25;
-        self.values[lo] + (self.values[hi] - self.values[lo]) * frac
+        values[lo] + (values[hi] - values[lo]) * frac
     }
 
     /// Median absolute deviation from `median`, in O(log w) (O(1) as a rule).
@@ -231,7 +257,7 @@ impl Sorted {
     /// distance needs only one more comparison.
     #[inline]
     pub(crate) fn mad(&mut self, median: f64) -> f64 {
-        let v = &self.values[..];
+        let v = &self.buf[..self.len];
         let n = v.len();
         if n == 0 {
             return 0.0;
@@ -254,13 +280,42 @@ impl Sorted {
     }
 
     pub(crate) fn clear(&mut self) {
-        self.values.clear();
+        self.buf.fill(f64::INFINITY);
+        self.len = 0;
         self.block = 0;
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.values.capacity() * std::mem::size_of::<f64>()
+        self.buf.len() * std::mem::size_of::<f64>()
     }
+}
+
+/// Values per block of [`rank`]'s first level.
+const BLOCK: usize = 16;
+/// Longest window [`rank`] counts in two levels; longer ones are binary searched.
+const TWO_LEVEL_MAX: usize = 16 * BLOCK;
+
+/// How many of the first `n` values of sorted `buf` are below `x` (where `x` goes), for a
+/// finite `x`; `buf` is a whole number of blocks, `+inf` past `n`.
+///
+/// Up to [`TWO_LEVEL_MAX`] values, two counts instead of a binary search (whose seven or
+/// more steps each wait for the previous load): the blocks whose last value is below `x`
+/// (they lie wholly below it), then the values below `x` in the next block. Both are plain
+/// sums of comparisons, so the loads run in parallel and nothing is mispredicted.
+#[inline]
+fn rank(buf: &[f64], n: usize, x: f64) -> usize {
+    if buf.len() > TWO_LEVEL_MAX {
+        return buf[..n].partition_point(|v| *v < x);
+    }
+    let blocks = buf.len() / BLOCK;
+    let below: usize = buf
+        .chunks_exact(BLOCK)
+        .map(|block| usize::from(block[BLOCK - 1] < x))
+        .sum();
+    // All blocks below x only when the buffer is full and x is above everything.
+    let start = below.min(blocks - 1) * BLOCK;
+    let block: &[f64; BLOCK] = buf[start..start + BLOCK].try_into().expect("a whole block");
+    start + block.iter().map(|v| usize::from(*v < x)).sum::<usize>()
 }
 
 /// Whether the block `l..=l + k` of sorted `v` reaches at least as far above `c` as below it.
@@ -345,7 +400,24 @@ mod tests {
 
     proptest! {
         #[test]
-        fn sorted_window_tracks_the_ring(values in prop::collection::vec(-1e6f64..1e6, 1..300), w in 1usize..40) {
+        fn rank_is_the_partition_point(
+            ints in prop::collection::vec(-50i32..50, 0..600),
+            room in 0usize..40,
+            probes in prop::collection::vec(-60i32..60, 1..20),
+        ) {
+            // Integers, so values repeat; up to 600, so both ways of counting run.
+            let mut values: Vec<f64> = ints.iter().map(|v| f64::from(*v)).collect();
+            values.sort_by(f64::total_cmp);
+            let n = values.len();
+            let mut buf = vec![f64::INFINITY; (n + room).max(1).div_ceil(BLOCK) * BLOCK];
+            buf[..n].copy_from_slice(&values);
+            for x in probes.iter().map(|p| f64::from(*p)).chain(values.iter().copied()) {
+                prop_assert_eq!(rank(&buf, n, x), values.partition_point(|v| *v < x), "{}", x);
+            }
+        }
+
+        #[test]
+        fn sorted_window_tracks_the_ring(values in prop::collection::vec(-1e6f64..1e6, 1..300), w in (1usize..40).prop_union(250usize..270)) {
             let mut ring = Ring::new(w);
             let mut sorted = Sorted::new(w);
             for v in &values {
@@ -353,7 +425,7 @@ mod tests {
                 sorted.replace(out, *v);
                 let mut expect: Vec<f64> = ring.iter().collect();
                 expect.sort_by(f64::total_cmp);
-                prop_assert_eq!(&sorted.values, &expect);
+                prop_assert_eq!(sorted.values(), &expect[..]);
                 for k in 0..=4 {
                     let q = sorted.quantile(k as f64 / 4.0);
                     prop_assert_eq!(sorted.quartile(k).to_bits(), q.to_bits());
@@ -362,7 +434,7 @@ mod tests {
                 prop_assert!((med - median(&expect)).abs() <= 1e-9 * (1.0 + med.abs()));
                 let mad = naive_mad(&expect);
                 prop_assert!((sorted.mad(median(&expect)) - mad).abs() <= 1e-9 * (1.0 + mad));
-                let (v, m) = (&sorted.values, median(&expect));
+                let (v, m) = (sorted.values(), median(&expect));
                 let k = (v.len() - 1) / 2;
                 for hint in [0, 1, v.len() / 3, v.len()] {
                     prop_assert_eq!(near_block(v, m, k, hint), first_block(v, m, k));
