@@ -90,11 +90,12 @@ impl Pattern {
     /// Writes the z-normalised current window into `self.shape`, oldest first.
     #[inline]
     fn normalise(&mut self) {
-        // The moments are summed in slot order (the first copy of every value).
-        let slots = &self.window[..SHAPE];
+        // The moments are summed in slot order (the first copy of every value), in four
+        // interleaved partial sums (a single chain of twelve additions is slow).
+        let slots: &[f64; SHAPE] = self.window[..SHAPE].try_into().expect("SHAPE slots");
         let n = SHAPE as f64;
-        let mean = slots.iter().sum::<f64>() / n;
-        let var = slots.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        let mean = sum4(slots, |v| v) / n;
+        let var = sum4(slots, |v| (v - mean) * (v - mean)) / n;
         let std = var.sqrt();
         let inv = if std > scale_floor(mean) * 1e3 {
             1.0 / std
@@ -164,20 +165,31 @@ impl Pattern {
     /// Moves shape `k` a fraction `rate` of the way to the current shape.
     #[inline]
     fn learn(&mut self, k: usize, rate: f64) {
-        let mut norm = 0.0;
-        for ((row, row32), s) in self
+        let mut moved = [0.0; SHAPE];
+        for (((row, row32), s), m) in self
             .codebook
             .iter_mut()
             .zip(&mut self.codebook32)
             .zip(&self.shape)
+            .zip(&mut moved)
         {
             let c = &mut row[k];
             *c += rate * (s - *c);
             row32[k] = *c as f32;
-            norm += *c * *c;
+            *m = *c;
         }
-        self.norms[k] = norm as f32;
+        self.norms[k] = sum4(&moved, |c| c * c) as f32;
     }
+}
+
+/// `f` summed over `values` in four interleaved partial sums, so the additions overlap.
+#[inline(always)]
+fn sum4(values: &[f64; SHAPE], f: impl Fn(f64) -> f64) -> f64 {
+    let mut acc = [0.0f64; 4];
+    for (i, v) in values.iter().enumerate() {
+        acc[i % 4] += f(*v);
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 impl Detector for Pattern {
