@@ -79,7 +79,7 @@ pub(crate) struct Global {
     )]
     pub(crate) color: ColorChoice,
     /// Run the command again every SECONDS seconds until Ctrl-C: redrawn on a terminal,
-    /// one output after another into a pipe or file (not with `logs --follow` or
+    /// one output after another into a pipe or file (not with `logs --follow`, `ack` or
     /// `dashboards`).
     #[arg(long, global = true, value_parser = parse_positive_secs, value_name = "SECONDS")]
     pub(crate) watch: Option<f64>,
@@ -119,6 +119,11 @@ pub(crate) enum Command {
     Health(HealthArgs),
     /// SLO attainment, error budget and burn-rate alerts (exit 1 when an SLO is breached).
     Slo(SloArgs),
+    /// Acknowledge a firing or pending SLO burn-rate alert (an operator action).
+    ///
+    /// The alert then says who is on it, when, and their note, until it resolves. Needs an
+    /// operator token when the admin endpoint has tokens.
+    Ack(AckArgs),
     /// Search the service's logs, or follow new entries.
     Logs(LogsArgs),
     /// Log statistics: counts by level, service and target, and the top error patterns.
@@ -166,6 +171,49 @@ pub(crate) struct SloArgs {
     /// `/slo/rules`), instead of asking the one instance.
     #[arg(long, value_parser = parse_endpoint, value_name = "URL")]
     pub(crate) prometheus: Option<String>,
+}
+
+/// `ack`.
+#[derive(Debug, Args)]
+pub(crate) struct AckArgs {
+    /// The SLO (its id, e.g. `deposit-latency`).
+    #[arg(value_name = "SLO")]
+    pub(crate) slo: String,
+    /// Which of its burn-rate alerts.
+    #[arg(value_enum, value_name = "SEVERITY")]
+    pub(crate) severity: AlertSeverity,
+    /// Who is on it (recorded with the acknowledgement) [default: the service records
+    /// `operator`].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) by: Option<String>,
+    /// A note for whoever looks next (e.g. a ticket or what is being done).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) note: Option<String>,
+}
+
+/// The burn-rate alerts of an SLO, from the fastest burn to the slowest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AlertSeverity {
+    /// The page on the 1h and 5m windows (14.4x for a 30-day period).
+    Critical,
+    /// The page on the 6h and 30m windows (6x).
+    High,
+    /// The ticket on the 1d and 2h windows (3x).
+    Medium,
+    /// The ticket on the 3d and 6h windows (1x).
+    Low,
+}
+
+impl AlertSeverity {
+    /// The name the service uses.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            AlertSeverity::Critical => "critical",
+            AlertSeverity::High => "high",
+            AlertSeverity::Medium => "medium",
+            AlertSeverity::Low => "low",
+        }
+    }
 }
 
 /// The SLO views.

@@ -111,6 +111,21 @@ pub(crate) struct AlertReport {
     pub(crate) factor: f64,
     /// `inactive`, `pending`, `firing`, ...
     pub(crate) state: String,
+    /// The operator's acknowledgement, while the alert is active.
+    #[serde(default)]
+    pub(crate) acknowledged: Option<Acknowledgement>,
+}
+
+/// An operator's acknowledgement of an active alert.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Acknowledgement {
+    /// When, in milliseconds since the Unix epoch.
+    pub(crate) at_ms: u64,
+    /// Who.
+    pub(crate) by: String,
+    /// The note (`""` without one).
+    #[serde(default)]
+    pub(crate) note: String,
 }
 
 /// `GET /handlers`: one handler.

@@ -210,6 +210,77 @@ fn the_cli_against_a_live_bank() {
     let alerts = cli(e, &["slo", "--format", "alerts", "deposit-latency"]);
     expect(&alerts, 1, "slo --format alerts deposit-latency");
     snapshot("slo-alerts.table.txt", &alerts.stdout);
+    // An operator acknowledges the page: the alert says who is on it until it resolves.
+    let ack = cli(
+        e,
+        &[
+            "-o",
+            "json",
+            "ack",
+            "deposit-latency",
+            "critical",
+            "--by",
+            "ana",
+            "--note",
+            "INC-42, looking at the store",
+        ],
+    );
+    expect(&ack, 0, "ack deposit-latency critical");
+    let acked = parse_back("json", &ack.stdout, "ack");
+    assert_eq!(acked.len(), 1, "{}", ack.stdout);
+    assert_eq!(acked[0]["severity"], "critical", "{}", ack.stdout);
+    assert_eq!(acked[0]["state"], "firing", "{}", ack.stdout);
+    assert_eq!(acked[0]["acknowledged_by"], "ana", "{}", ack.stdout);
+    assert_eq!(
+        acked[0]["note"], "INC-42, looking at the store",
+        "{}",
+        ack.stdout
+    );
+    let after = cli(
+        e,
+        &["-o", "csv", "slo", "--format", "alerts", "deposit-latency"],
+    );
+    let rows = parse_back("csv", &after.stdout, "slo --format alerts after ack");
+    let by: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["severity"].as_str().unwrap(),
+                r["acknowledged_by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by,
+        [
+            ("critical", "ana"),
+            ("high", ""),
+            ("medium", ""),
+            ("low", "")
+        ],
+        "{}",
+        after.stdout
+    );
+    // An alert that is not active cannot be acknowledged (the service's 409, exit 4); an
+    // unknown SLO is a usage error that lists the SLOs; `ack` never repeats under --watch.
+    let quiet = cli(e, &["ack", "query-latency", "critical"]);
+    expect(&quiet, 4, "ack query-latency critical");
+    assert!(quiet.stderr.contains("409"), "{}", quiet.stderr);
+    let unknown = cli(e, &["ack", "nope", "high"]);
+    expect(&unknown, 2, "ack nope high");
+    assert!(
+        unknown.stderr.contains("no SLO `nope`; SLOs: ")
+            && unknown.stderr.contains("deposit-latency"),
+        "{}",
+        unknown.stderr
+    );
+    let bad = cli(e, &["ack", "deposit-latency", "urgent"]);
+    expect(&bad, 2, "ack deposit-latency urgent");
+    assert!(
+        bad.stderr.contains("urgent") && bad.stderr.contains("critical, high, medium, low"),
+        "{}",
+        bad.stderr
+    );
     let no_window = cli(e, &["slo", "--period", "7d"]);
     expect(&no_window, 2, "slo --period 7d");
     assert!(

@@ -1,6 +1,7 @@
 //! The commands: each asks the endpoint, judges the answer (the exit code) and builds a
 //! [`Report`].
 
+mod ack;
 mod anomalies;
 mod dashboards;
 mod fleet;
@@ -51,6 +52,7 @@ pub(crate) fn check_watch(command: &Command) -> Result<(), CliError> {
         Command::Logs(args) if args.follow => "`logs --follow` already streams new entries",
         Command::Dashboards(DashboardsCommand::Export(_)) => "`dashboards export` runs once",
         Command::Dashboards(DashboardsCommand::Deploy(_)) => "`dashboards deploy` runs once",
+        Command::Ack(_) => "`ack` changes the alert once",
         _ => return Ok(()),
     };
     Err(CliError::Usage(format!(
@@ -90,6 +92,7 @@ fn report(ctx: &Ctx, command: &Command) -> Outcome {
         Command::Health(args) => health::run(ctx, args),
         Command::Slo(args) if args.prometheus.is_some() => fleet::run(ctx, args),
         Command::Slo(args) => slo::run(ctx, args),
+        Command::Ack(args) => ack::run(ctx, args),
         Command::Logs(args) => logs::search(ctx, args),
         Command::LogStats(args) => logs::stats(ctx, args),
         Command::Anomalies(args) => anomalies::run(ctx, args),
