@@ -79,8 +79,8 @@ pub(crate) struct Global {
     )]
     pub(crate) color: ColorChoice,
     /// Run the command again every SECONDS seconds until Ctrl-C: redrawn on a terminal,
-    /// one output after another into a pipe or file (not with `logs --follow`, `ack` or
-    /// `dashboards`).
+    /// one output after another into a pipe or file (not with `logs --follow`, `ack`, a
+    /// change of `sampling` or `dashboards`).
     #[arg(long, global = true, value_parser = parse_positive_secs, value_name = "SECONDS")]
     pub(crate) watch: Option<f64>,
     /// How long to wait for an answer, in seconds.
@@ -124,6 +124,8 @@ pub(crate) enum Command {
     /// The alert then says who is on it, when, and their note, until it resolves. Needs an
     /// operator token when the admin endpoint has tokens.
     Ack(AckArgs),
+    /// Show the trace sampler, or change it for every call from now on (an operator action).
+    Sampling(SamplingArgs),
     /// Search the service's logs, or follow new entries.
     Logs(LogsArgs),
     /// Log statistics: counts by level, service and target, and the top error patterns.
@@ -189,6 +191,20 @@ pub(crate) struct AckArgs {
     /// A note for whoever looks next (e.g. a ticket or what is being done).
     #[arg(long, value_name = "TEXT")]
     pub(crate) note: Option<String>,
+}
+
+/// `sampling`.
+#[derive(Debug, Args)]
+pub(crate) struct SamplingArgs {
+    /// The new sampler, by its `OTEL_TRACES_SAMPLER` name: `always_on`, `always_off`,
+    /// `traceidratio`, `cqrs_obs_ratelimited`, `cqrs_obs_adaptive`, each also with a
+    /// `parentbased_` prefix [default: show the current one].
+    #[arg(value_name = "SAMPLER")]
+    pub(crate) sampler: Option<String>,
+    /// Its argument, as `OTEL_TRACES_SAMPLER_ARG` (a ratio for `traceidratio`, traces per
+    /// second for the others that take one).
+    #[arg(value_name = "ARG", requires = "sampler")]
+    pub(crate) arg: Option<String>,
 }
 
 /// The burn-rate alerts of an SLO, from the fastest burn to the slowest.

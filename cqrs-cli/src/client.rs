@@ -262,11 +262,23 @@ impl Client {
 
     /// `POST base + path` with a JSON body, whatever the status.
     pub(crate) fn post_json(&self, path: &str, body: &[u8]) -> Result<Answer, CliError> {
+        self.send_json(false, path, body)
+    }
+
+    /// `PUT base + path` with a JSON body, whatever the status.
+    pub(crate) fn put_json(&self, path: &str, body: &[u8]) -> Result<Answer, CliError> {
+        self.send_json(true, path, body)
+    }
+
+    fn send_json(&self, put: bool, path: &str, body: &[u8]) -> Result<Answer, CliError> {
         let url = format!("{}{path}", self.base);
         let _progress = Progress::start(self.progress, &url);
-        let mut request = self
-            .agent
-            .post(&url)
+        let request = if put {
+            self.agent.put(&url)
+        } else {
+            self.agent.post(&url)
+        };
+        let mut request = request
             .header("Content-Type", "application/json")
             .header("Accept", "application/json");
         if let Some(value) = &self.authorization {

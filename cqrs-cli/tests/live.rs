@@ -514,6 +514,33 @@ fn the_cli_against_a_live_bank() {
     );
     expect(&no_prometheus, 3, "slo --prometheus <dead port>");
 
+    // The sampler, shown and changed at run time (an operator action), then restored.
+    let shown = cli(e, &["-o", "json", "sampling"]);
+    expect(&shown, 0, "sampling");
+    let before = parse_back("json", &shown.stdout, "sampling");
+    let original = before[0]["sampler"].as_str().unwrap().to_owned();
+    assert!(!original.is_empty(), "{}", shown.stdout);
+    let set = cli(
+        e,
+        &["-o", "csv", "sampling", "parentbased_traceidratio", "0.25"],
+    );
+    expect(&set, 0, "sampling parentbased_traceidratio 0.25");
+    assert_eq!(set.stdout, "sampler,arg\nparentbased_traceidratio,0.25\n");
+    let again = cli(e, &["-o", "csv", "sampling"]);
+    assert_eq!(again.stdout, set.stdout);
+    let bad = cli(e, &["sampling", "traceidratio", "2"]);
+    expect(&bad, 2, "sampling traceidratio 2");
+    assert!(
+        bad.stderr.contains("400") && bad.stderr.contains("traceidratio"),
+        "{}",
+        bad.stderr
+    );
+    let mut restore = vec!["sampling", original.as_str()];
+    if let Some(arg) = before[0]["arg"].as_str() {
+        restore.push(arg);
+    }
+    expect(&cli(e, &restore), 0, "sampling <the original>");
+
     // Unreachable: one line naming the endpoint, exit 3.
     let gone = cli(&format!("http://127.0.0.1:{dead}"), &["slo"]);
     expect(&gone, 3, "slo against a dead port");

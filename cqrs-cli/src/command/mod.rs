@@ -8,6 +8,7 @@ mod fleet;
 mod handlers;
 mod health;
 mod logs;
+mod sampling;
 mod slo;
 mod trace;
 
@@ -53,6 +54,9 @@ pub(crate) fn check_watch(command: &Command) -> Result<(), CliError> {
         Command::Dashboards(DashboardsCommand::Export(_)) => "`dashboards export` runs once",
         Command::Dashboards(DashboardsCommand::Deploy(_)) => "`dashboards deploy` runs once",
         Command::Ack(_) => "`ack` changes the alert once",
+        Command::Sampling(args) if args.sampler.is_some() => {
+            "`sampling SAMPLER` changes the sampler once (`sampling` alone can be watched)"
+        }
         _ => return Ok(()),
     };
     Err(CliError::Usage(format!(
@@ -93,6 +97,7 @@ fn report(ctx: &Ctx, command: &Command) -> Outcome {
         Command::Slo(args) if args.prometheus.is_some() => fleet::run(ctx, args),
         Command::Slo(args) => slo::run(ctx, args),
         Command::Ack(args) => ack::run(ctx, args),
+        Command::Sampling(args) => sampling::run(ctx, args),
         Command::Logs(args) => logs::search(ctx, args),
         Command::LogStats(args) => logs::stats(ctx, args),
         Command::Anomalies(args) => anomalies::run(ctx, args),
