@@ -8,8 +8,8 @@ use super::{Ctx, Outcome};
 use crate::cli::AckArgs;
 use crate::client::encode;
 use crate::clock::rfc3339_ms;
-use crate::error::{CliError, Exit};
-use crate::model::{AlertReport, SloReport};
+use crate::error::Exit;
+use crate::model::AlertReport;
 use crate::output::{Record, Report};
 
 /// Runs `ack`. An unknown SLO is a usage error (exit 2) that lists the SLOs; an alert that
@@ -31,15 +31,7 @@ pub(crate) fn run(ctx: &Ctx, args: &AckArgs) -> Outcome {
         .admin
         .post_json(&path, Value::Object(body).to_string().as_bytes())?;
     if answer.status == 404 {
-        let all: Vec<SloReport> = ctx.admin.get_json("/slo")?;
-        if !all.iter().any(|r| r.slo.id == args.slo) {
-            let ids: Vec<&str> = all.iter().map(|r| r.slo.id.as_str()).collect();
-            return Err(CliError::Usage(format!(
-                "no SLO `{}`; SLOs: {}",
-                args.slo,
-                ids.join(", ")
-            )));
-        }
+        super::slo::known(ctx, &args.slo)?;
     }
     let alert: AlertReport = answer.expect(&[200])?.json()?;
     let ack = alert.acknowledged.as_ref();

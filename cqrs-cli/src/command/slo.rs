@@ -119,16 +119,25 @@ fn fetch(ctx: &Ctx, id: Option<&str>) -> Result<Vec<SloReport>, CliError> {
         Some(id) => {
             let answer = ctx.admin.get(&format!("/slo/{}", encode(id)))?;
             if answer.status == 404 {
-                let all: Vec<SloReport> = ctx.admin.get_json("/slo")?;
-                let ids: Vec<&str> = all.iter().map(|r| r.slo.id.as_str()).collect();
-                return Err(CliError::Usage(format!(
-                    "no SLO `{id}`; SLOs: {}",
-                    ids.join(", ")
-                )));
+                known(ctx, id)?;
             }
             Ok(vec![answer.expect(&[200])?.json()?])
         }
     }
+}
+
+/// `Ok` when the service has an SLO `id`; otherwise a usage error (exit 2) that lists the
+/// SLOs it has. For a 404 that may name the SLO or something under it.
+pub(super) fn known(ctx: &Ctx, id: &str) -> Result<(), CliError> {
+    let all: Vec<SloReport> = ctx.admin.get_json("/slo")?;
+    if all.iter().any(|r| r.slo.id == id) {
+        return Ok(());
+    }
+    let ids: Vec<&str> = all.iter().map(|r| r.slo.id.as_str()).collect();
+    Err(CliError::Usage(format!(
+        "no SLO `{id}`; SLOs: {}",
+        ids.join(", ")
+    )))
 }
 
 /// Runs `slo`.
