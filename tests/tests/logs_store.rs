@@ -1,9 +1,9 @@
 //! The pipeline and the local store under load and over time: a flood far beyond the queue
-//! (drops counted exactly, the logging thread never blocked), restart (the same search finds
+//! (drops counted exactly, the logging thread never blocked), files it cannot read, restart (the same search finds
 //! the same entries), retention by age and size (whole segments, nothing else), archiving,
 //! cursor pagination and filters.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cqrs_obs::context::{self, Context, Id};
 use cqrs_obs::logs::{
@@ -23,21 +23,14 @@ fn a_flood_beyond_the_queue_drops_and_counts_exactly_without_blocking_the_logger
     )
     .unwrap();
     let subscriber = tracing_subscriber::registry().with(pipeline.layer());
-    let mut slowest = Duration::ZERO;
-    let mut latencies = Vec::with_capacity(N);
-    let started = Instant::now();
     tracing::subscriber::with_default(subscriber, || {
         for i in 0..N {
-            let t = Instant::now();
             tracing::info!(i, "flood {i}");
-            let d = t.elapsed();
-            slowest = slowest.max(d);
-            latencies.push(d);
         }
     });
-    let elapsed = started.elapsed();
     assert!(pipeline.flush(Duration::from_secs(30)));
     let stats = pipeline.stats();
+    // A push that waited for room would never drop: drops show the logger went on.
     assert!(
         stats.dropped > 0,
         "the burst overflowed the queue: {stats:?}"
@@ -51,20 +44,28 @@ fn a_flood_beyond_the_queue_drops_and_counts_exactly_without_blocking_the_logger
         stats.stored, stats.received,
         "everything received is stored: {stats:?}"
     );
-    latencies.sort();
-    let p999 = latencies[N * 999 / 1000];
-    // A blocking push would wait for the pipeline to drain a batch (milliseconds); a push
-    // into a full queue returns at once. Bounds are generous for unoptimised test builds on
-    // a busy machine; the `logs` bench measures the real cost.
-    assert!(
-        p999 < Duration::from_millis(2),
-        "p99.9 {p999:?}, slowest {slowest:?}"
+}
+
+#[test]
+fn a_file_the_store_cannot_read_is_left_alone_and_the_store_still_opens() {
+    let dir = TempDir::new("cqrs-obs-foreign");
+    // A segment of an older format, named like the first segment a store creates.
+    let foreign = dir.path().join("00000000000000000001.seg");
+    std::fs::write(&foreign, b"CQOBSLG1").unwrap();
+    let mut store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    let mut entries: Vec<LogEntry> = (0..10).map(|i| entry(Timestamp::now(), i)).collect();
+    store.append(&mut entries).unwrap();
+    store.flush().unwrap();
+    assert_eq!(count(&store, &Query::default()), 10);
+    assert!(entries.iter().all(|e| e.seq > 1), "no name taken twice");
+    drop(store);
+    assert_eq!(
+        std::fs::read(&foreign).unwrap(),
+        b"CQOBSLG1",
+        "left as it was"
     );
-    assert!(
-        elapsed / N as u32 <= Duration::from_micros(50),
-        "mean {:?}",
-        elapsed / N as u32
-    );
+    let store = Store::open(StoreConfig::new(dir.path())).unwrap();
+    assert_eq!(count(&store, &Query::default()), 10, "and found again");
 }
 
 #[test]

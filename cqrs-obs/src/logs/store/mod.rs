@@ -155,7 +155,18 @@ impl Store {
             .collect();
         paths.sort();
         let mut segments = Vec::new();
+        // A file left out (damaged, or of another format) stays where it is, so the next
+        // sequence number also passes the one its name holds: a new segment never takes
+        // the name of a file that is already there.
+        let mut named_after = 0;
         for path in paths {
+            if let Some(first) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse::<u64>().ok())
+            {
+                named_after = named_after.max(first);
+            }
             match Segment::open(&path) {
                 Ok(s) => segments.push(s),
                 Err(e) => eprintln!("cqrs-obs: skipping log segment {}: {e}", path.display()),
@@ -165,7 +176,9 @@ impl Store {
             .iter()
             .filter_map(Segment::max_seq)
             .max()
-            .map_or(1, |s| s + 1);
+            .unwrap_or(0)
+            .max(named_after)
+            + 1;
         if segments
             .last()
             .is_none_or(|s| s.bytes >= config.segment_bytes)
