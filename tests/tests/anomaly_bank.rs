@@ -25,11 +25,18 @@ fn anomalies(addr: std::net::SocketAddr, query: &str) -> Vec<Value> {
     response.json().unwrap().as_array().unwrap().clone()
 }
 
-fn check_reported(found: &[Value], metric: &str, min_value: f64) {
+fn check_reported(addr: std::net::SocketAddr, found: &[Value], metric: &str, min_value: f64) {
     let a = found
         .iter()
         .find(|a| a["value"].as_f64().unwrap() >= min_value)
-        .unwrap_or_else(|| panic!("no {metric} anomaly of at least {min_value}: {found:#?}"));
+        .unwrap_or_else(|| {
+            let all = anomalies(addr, &format!("metric={metric}&limit=1000"));
+            let series = get(addr, "/anomalies/series").unwrap().body;
+            panic!(
+                "no {metric} anomaly of at least {min_value}: {found:#?}\n\
+                 all of {metric}: {all:#?}\nseries: {series}"
+            )
+        });
     assert_eq!(a["metric"], metric);
     assert!(a["deviation"].as_f64().unwrap() > 3.0, "{a}");
     let confidence = &a["confidence"];
@@ -82,11 +89,11 @@ fn injected_incidents_are_reported_with_their_confidence() {
     // Statements normally take microseconds; through the archive, 50 ms (the first point of
     // the regression may average in a few fast calls).
     let slow = anomalies(addr, "metric=query.latency/statement&severity=high");
-    check_reported(&slow, "query.latency/statement", 0.005);
+    check_reported(addr, &slow, "query.latency/statement", 0.005);
     // Deposits normally fail a few percent of the time (injected faults), then all do (the
     // first point of the burst still mixes in calls from before it).
     let failing = anomalies(addr, "metric=command.errors/deposit&since=1h");
-    check_reported(&failing, "command.errors/deposit", 0.1);
+    check_reported(addr, &failing, "command.errors/deposit", 0.1);
 
     // The filters: a prefix, and the newest first.
     let all = anomalies(addr, "metric=*&limit=1000");

@@ -7,7 +7,9 @@
 //! alarm, agreement makes it easier), smoothed over `short` points; that value is ranked once
 //! more against its own history, so a series that is always surprising needs more to alarm.
 //! The result maps to a score in [0, 1]; a score at or above `alert` is reported, after which
-//! the series is quiet for `refractory` points (one report per incident).
+//! the series is quiet for `refractory` points (one report per incident). Ranks do not see
+//! magnitude, so a record `record` times beyond every earlier deviation scores at least `alert`
+//! whatever its rank.
 
 use serde::Serialize;
 
@@ -58,6 +60,9 @@ pub struct CompositeConfig {
     /// During the quiet period, a point whose deviation is this many times the last
     /// report's is reported anyway.
     pub escalation: f64,
+    /// A point whose deviation is this many times every earlier one's is extreme whatever
+    /// its rank.
+    pub record: f64,
     /// Which way is bad; deviations the other way are never unusual.
     pub direction: Direction,
     /// A point is unusual only if some detector puts it at least this many sigmas away: rank
@@ -82,6 +87,7 @@ impl Default for CompositeConfig {
             refractory: 150,
             warmup: 150,
             escalation: 5.0,
+            record: 2.0,
             direction: Direction::Both,
             min_deviation: 4.0,
             gate: 0.5,
@@ -172,6 +178,8 @@ pub struct Composite {
     recent_unusual: u16,
     since_report: usize,
     reported_deviation: f64,
+    /// The largest combined deviation seen, either way.
+    largest_deviation: f64,
     seen: usize,
 }
 
@@ -189,6 +197,7 @@ impl Composite {
             recent_unusual: 0,
             since_report: usize::MAX,
             reported_deviation: 0.0,
+            largest_deviation: 0.0,
             seen: 0,
             config,
         }
@@ -269,11 +278,20 @@ impl Composite {
         let cfg = &self.config;
         // z^2 / (z^2 + 9): 0.5 at 3, 0.75 at 5.2, and still ordered far beyond (no saturation
         // at 1.0, so thresholds can tell extremes apart).
-        let extremity = if self.seen > cfg.warmup && z > 0.0 {
+        let scoring = self.seen > cfg.warmup;
+        let mut extremity = if scoring && z > 0.0 {
             (z * z / (z * z + 9.0)).clamp(0.0, 1.0)
         } else {
             0.0
         };
+        // Ranks do not see magnitude: a 3,000-sigma point ranks no higher than the largest
+        // 100-sigma blip before it. A record far beyond every earlier deviation is extreme
+        // whatever its rank.
+        let size = deviation.abs();
+        if scoring && size >= cfg.min_deviation.max(cfg.record * self.largest_deviation) {
+            extremity = extremity.max(cfg.alert);
+        }
+        self.largest_deviation = self.largest_deviation.max(size);
         // Unusual the bad way: the other way is learned, never reported, and keeps no one quiet.
         let unusual = extremity >= cfg.alert && cfg.direction.is_bad(deviation);
         self.recent_unusual = (self.recent_unusual << 1) | u16::from(unusual);
@@ -418,6 +436,40 @@ mod tests {
             "{found:?}"
         );
         assert!(found.iter().all(|(i, _)| *i >= 2_000), "{found:?}");
+    }
+
+    #[test]
+    fn a_record_far_beyond_every_earlier_blip_is_reported_whatever_its_rank() {
+        // Noise with a 60-sigma blip every 100 points: by rank, every blip is as unusual as
+        // the largest value seen, and so is a 2,000-sigma incident right after one of them.
+        let mut values = noise(3_000, 5);
+        for i in (300..3_000).step_by(100) {
+            values[i] += 60.0;
+        }
+        values[2_950] += 2_000.0;
+        let run = |record: f64| {
+            let mut c = Composite::new(CompositeConfig {
+                record,
+                ..CompositeConfig::default()
+            });
+            let found: Vec<_> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i, c.update(i as i64 * STEP_MS, *v)))
+                .filter(|(_, a)| a.anomaly)
+                .collect();
+            found
+        };
+        let found = run(CompositeConfig::default().record);
+        let incident = found.iter().find(|(i, _)| *i == 2_950);
+        assert!(
+            incident.is_some_and(|(_, a)| a.severity == Severity::Critical),
+            "{found:?}"
+        );
+        assert!(
+            !run(f64::INFINITY).iter().any(|(i, _)| *i == 2_950),
+            "ranks alone miss it"
+        );
     }
 
     #[test]
