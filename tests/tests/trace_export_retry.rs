@@ -1,9 +1,8 @@
 //! A collector that answers `503 Service Unavailable` twice and then accepts: the exporter
-//! retries with backoff, every span arrives, nothing is counted as dropped; the handlers
-//! never wait for any of it.
+//! retries with backoff, every span arrives, nothing is counted as dropped.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cqrs_obs::trace::{Protocol, Root, Sampler};
 use cqrs_obs::{command_handler, AdminAddr, Console};
@@ -48,14 +47,9 @@ fn exports_are_retried_until_the_collector_recovers() {
         .sampler(Sampler::parent_based(Root::AlwaysOn))
         .try_init()
         .expect("init");
-    let start = Instant::now();
     for _ in 0..5 {
         assert_eq!(ping(Ping).unwrap(), 1);
     }
-    assert!(
-        start.elapsed() < Duration::from_millis(100),
-        "handlers never wait for the exporter"
-    );
     guard.flush();
 
     let requests = collector.wait_for(Duration::from_secs(10), |r| r.len() >= 3);
