@@ -116,6 +116,15 @@ pub(crate) struct AlertReport {
     pub(crate) acknowledged: Option<Acknowledgement>,
 }
 
+impl AlertReport {
+    /// Who acknowledged the alert, or null (a report's `acknowledged_by` column).
+    pub(crate) fn acknowledged_by(&self) -> Value {
+        self.acknowledged
+            .as_ref()
+            .map_or(Value::Null, |a| Value::from(a.by.as_str()))
+    }
+}
+
 /// An operator's acknowledgement of an active alert.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Acknowledgement {

@@ -41,10 +41,7 @@ pub(crate) fn run(ctx: &Ctx, args: &AckArgs) -> Outcome {
         .with("long", human_secs(alert.long_seconds))
         .with("short", human_secs(alert.short_seconds))
         .with("state", alert.state.as_str())
-        .with(
-            "acknowledged_by",
-            ack.map_or(Value::Null, |a| Value::from(a.by.as_str())),
-        )
+        .with("acknowledged_by", alert.acknowledged_by())
         .with(
             "acknowledged_at",
             ack.map_or(Value::Null, |a| {

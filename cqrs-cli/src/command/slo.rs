@@ -273,12 +273,7 @@ fn alerts_view(reports: &[SloReport]) -> Report {
                     .with("short", human_secs(a.short_seconds))
                     .with("factor", Value::from(a.factor))
                     .with("state", a.state.as_str())
-                    .with(
-                        "acknowledged_by",
-                        a.acknowledged
-                            .as_ref()
-                            .map_or(Value::Null, |ack| Value::from(ack.by.as_str())),
-                    )
+                    .with("acknowledged_by", a.acknowledged_by())
                     .tone("state", tone),
             );
         }

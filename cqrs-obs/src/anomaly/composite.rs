@@ -299,13 +299,13 @@ impl Composite {
         self.since_report = self.since_report.saturating_add(1);
         // A much larger deviation than the last report's breaks the quiet: a big incident
         // right after a small one is news.
-        let escalates = deviation.abs() >= cfg.escalation * self.reported_deviation;
+        let escalates = size >= cfg.escalation * self.reported_deviation;
         let anomaly = unusual && (!quiet || escalates);
         if anomaly {
             // A report starts the quiet period: one report per incident (a long incident is
             // reported again once the period is over).
             self.since_report = 0;
-            self.reported_deviation = deviation.abs();
+            self.reported_deviation = size;
         }
         let score = if quiet && !anomaly {
             extremity * 0.5
