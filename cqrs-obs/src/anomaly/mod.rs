@@ -3,6 +3,8 @@
 
 use axum::Router;
 
+#[cfg(feature = "augurs")]
+pub mod batch;
 mod composite;
 mod cqrs;
 mod detector;
