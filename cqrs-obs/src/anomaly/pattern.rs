@@ -12,21 +12,27 @@ pub const SHAPES: usize = 16;
 const WARM: u64 = 200;
 /// Distance beyond which a shape is new while the codebook has room.
 const NOVEL: f64 = 1.0;
-/// How far above the best single-precision rank a shape is still measured exactly. Ranks
-/// are below 50 in magnitude (shapes of norm at most sqrt(SHAPE)), so their rounding in
-/// single precision is below 1e-4.
-const RANK_SLACK: f32 = 1e-3;
+/// Fraction of the way the nearest shape moves towards what it matched.
+const RATE: f32 = 0.05;
+/// Every position of a codebook slot not learned yet: far from any normalised shape (whose
+/// positions are below 4 in magnitude), yet its squared distance, above 1e36, is finite in
+/// single precision.
+const EMPTY: f32 = 1e18;
+/// The lowest bits of a squared distance, which carry a slot while the nearest is sought.
+const LOW_BITS: u32 = SHAPES as u32 - 1;
+const _: () = assert!(SHAPES.is_power_of_two(), "a slot fills LOW_BITS exactly");
 
 /// The last [`SHAPE`] points, z-normalised (so level and amplitude do not matter), compared
 /// with a codebook of [`SHAPES`] normal shapes learned online (nearest shape moves towards
 /// what it matched, as in online k-means; anomalous shapes are not learned). The distance to
 /// the nearest shape is scored against the usual distance.
 ///
-/// O(`SHAPE` × `SHAPES`) = O(1) per point, no allocation after construction. The codebook
-/// is stored position by position, so each point is one pass of `SHAPE` steps that advance
-/// all [`SHAPES`] dot products at once (in single precision, four to a vector register, from
-/// a copy of the codebook); the nearest shape's distance is then computed exactly.
-/// Memory: about 2.8 KiB per series, all inline ([`Detector::memory_bytes`] gives the figure).
+/// O(`SHAPE` × `SHAPES`) = O(1) per point, no allocation after construction. The window's
+/// moments are taken in double precision; the normalised shape and the codebook are single
+/// precision. The codebook is stored position by position and aligned for vector registers,
+/// so one pass of `SHAPE` steps sums the squared distances to all [`SHAPES`] shapes at once
+/// (four to a vector register), and the nearest is then picked without branches.
+/// Memory: about 1 KiB per series, all inline ([`Detector::memory_bytes`] gives the figure).
 ///
 /// ```
 /// use cqrs_obs::anomaly::{Detector, Pattern};
@@ -45,22 +51,22 @@ const RANK_SLACK: f32 = 1e-3;
 pub struct Pattern {
     /// Every value is written twice, `SHAPE` apart, so the last `SHAPE` values are always
     /// the contiguous `window[head..head + SHAPE]`, oldest first.
-    window: [f64; 2 * SHAPE],
+    window: Aligned<[f64; 2 * SHAPE]>,
     head: usize,
     filled: usize,
-    /// `codebook[j][k]`: position `j` (oldest first) of learned shape `k`.
-    codebook: [[f64; SHAPES]; SHAPE],
-    /// The codebook rounded to single precision, for ranking the shapes.
-    codebook32: [[f32; SHAPES]; SHAPE],
-    /// Squared norm of each learned shape; infinite for the slots not learned yet.
-    norms: [f32; SHAPES],
+    /// `codebook[j][k]`: position `j` (oldest first) of learned shape `k`; [`EMPTY`] in
+    /// every position of the slots not learned yet.
+    codebook: Aligned<[[f32; SHAPES]; SHAPE]>,
     learned: usize,
-    shape: [f64; SHAPE],
     mean_dist: f64,
     abs_dev_dist: f64,
     seen: u64,
-    rate: f64,
 }
+
+/// A value aligned to 16 bytes, so that vector instructions can read it in place.
+#[derive(Debug, Clone)]
+#[repr(align(16))]
+struct Aligned<T>(T);
 
 impl Default for Pattern {
     fn default() -> Self {
@@ -72,124 +78,120 @@ impl Pattern {
     /// A detector with an empty codebook.
     pub fn new() -> Pattern {
         Pattern {
-            window: [0.0; 2 * SHAPE],
+            window: Aligned([0.0; 2 * SHAPE]),
             head: 0,
             filled: 0,
-            codebook: [[0.0; SHAPES]; SHAPE],
-            codebook32: [[0.0; SHAPES]; SHAPE],
-            norms: [f32::INFINITY; SHAPES],
+            codebook: Aligned([[EMPTY; SHAPES]; SHAPE]),
             learned: 0,
-            shape: [0.0; SHAPE],
             mean_dist: 0.0,
             abs_dev_dist: 0.0,
             seen: 0,
-            rate: 0.05,
         }
     }
 
-    /// Writes the z-normalised current window into `self.shape`, oldest first.
+    /// The z-normalised current window, oldest first.
     #[inline]
-    fn normalise(&mut self) {
-        // The moments are summed in slot order (the first copy of every value), in four
-        // interleaved partial sums (a single chain of twelve additions is slow).
-        let slots: &[f64; SHAPE] = self.window[..SHAPE].try_into().expect("SHAPE slots");
-        let n = SHAPE as f64;
-        let mean = sum4(slots, |v| v) / n;
-        let var = sum4(slots, |v| (v - mean) * (v - mean)) / n;
+    fn normalise(&self) -> [f32; SHAPE] {
+        // The moments are summed over the window as it stands, two positions to a vector
+        // register in two interleaved partial sums (a single chain of twelve additions is
+        // slow).
+        let window: &[f64; SHAPE] = self.window.0[self.head..self.head + SHAPE]
+            .try_into()
+            .expect("SHAPE values");
+        let per_point = 1.0 / SHAPE as f64;
+        let mean = sum_pairs(window, |v| v) * per_point;
+        let var = sum_pairs(window, |v| (v - mean) * (v - mean)) * per_point;
         let std = var.sqrt();
         let inv = if std > scale_floor(mean) * 1e3 {
             1.0 / std
         } else {
             0.0
         };
-        let window = &self.window[self.head..self.head + SHAPE];
-        for (s, v) in self.shape.iter_mut().zip(window) {
-            *s = (v - mean) * inv;
-        }
-    }
-
-    /// The nearest learned shape and its squared distance (`(0, ∞)` with none learned).
-    ///
-    /// The shapes are ranked by `|c|² - 2 c·s` (the squared distance less the constant
-    /// `|s|²`), computed for all of them together in single precision; the distance of every
-    /// shape ranked within [`RANK_SLACK`] of the best is then summed exactly in double
-    /// precision, and the smallest wins (the first on a tie). The slack is far above the
-    /// ranks' rounding, so the choice and the distance are those of an exact search, and a
-    /// near-perfect match reads as near zero rather than as rounding noise.
-    #[inline]
-    fn nearest(&self) -> (usize, f64) {
         let mut shape = [0.0f32; SHAPE];
-        for (s32, s) in shape.iter_mut().zip(&self.shape) {
-            *s32 = *s as f32;
+        for (s, v) in shape.iter_mut().zip(window) {
+            *s = ((v - mean) * inv) as f32;
         }
-        let mut dots = [0.0f32; SHAPES];
-        for (row, s) in self.codebook32.iter().zip(&shape) {
-            for (d, c) in dots.iter_mut().zip(row) {
-                *d += c * s;
-            }
-        }
-        let mut ranks = [0.0f32; SHAPES];
-        let mut top = f32::INFINITY;
-        for ((r, norm), dot) in ranks.iter_mut().zip(&self.norms).zip(&dots) {
-            *r = norm - 2.0 * dot;
-            // A plain comparison (one `minss`); ranks are never NaN.
-            if *r < top {
-                top = *r;
-            }
-        }
-        let cut = top + RANK_SLACK;
-        let mut best = (0, f64::INFINITY);
-        for (k, r) in ranks[..self.learned].iter().enumerate() {
-            if *r <= cut {
-                let d2 = self.distance(k);
-                if d2 < best.1 {
-                    best = (k, d2);
-                }
-            }
-        }
-        best
+        shape
     }
 
-    /// The squared distance from the current shape to shape `k`, summed newest point first
-    /// in four interleaved partial sums.
+    /// The nearest learned shape and its squared distance (slot 0 and a distance above
+    /// 1e36 with none learned).
+    ///
+    /// Each squared distance is summed from the differences themselves (not from norms and a
+    /// dot product), so a near-perfect match reads as near zero rather than as rounding noise.
+    /// The nearest is found without branches: the lowest bits of each distance ([`LOW_BITS`];
+    /// a non-negative float's bits order like the number) are replaced by the shape's slot,
+    /// and the smallest of those keys names the slot. Distances that agree but for those bits
+    /// (a relative 2e-6 with 16 slots) count as a tie, which the first slot wins, and the
+    /// distance returned is the nearest's with those bits cleared.
     #[inline]
-    fn distance(&self, k: usize) -> f64 {
-        let mut acc = [0.0f64; 4];
-        for (i, (row, s)) in self.codebook.iter().zip(&self.shape).rev().enumerate() {
-            let d = row[k] - s;
-            acc[i % 4] += d * d;
-        }
-        (acc[0] + acc[1]) + (acc[2] + acc[3])
+    fn nearest(&self, shape: &[f32; SHAPE]) -> (usize, f32) {
+        let low = self.lowest_keys(shape);
+        let low01 = if low[1] < low[0] { low[1] } else { low[0] };
+        let low23 = if low[3] < low[2] { low[3] } else { low[2] };
+        let best = if low23 < low01 { low23 } else { low01 };
+        let bits = best.to_bits();
+        ((bits & LOW_BITS) as usize, f32::from_bits(bits & !LOW_BITS))
     }
 
-    /// Moves shape `k` a fraction `rate` of the way to the current shape.
+    /// The keys of [`Pattern::nearest`] (squared distance with the slot in its lowest bits)
+    /// for every slot, all slots advanced together position by position (four to a vector
+    /// register), then the lowest key of each lane of four. Kept out of line so that the
+    /// compiler vectorises these loops as written, whatever the code around a call.
+    #[inline(never)]
+    fn lowest_keys(&self, shape: &[f32; SHAPE]) -> [f32; 4] {
+        const SLOTS: [u32; SHAPES] = {
+            let mut slots = [0; SHAPES];
+            let mut k = 0;
+            while k < SHAPES {
+                slots[k] = k as u32;
+                k += 1;
+            }
+            slots
+        };
+        let mut keys = [0.0f32; SHAPES];
+        for (row, s) in self.codebook.0.iter().zip(shape) {
+            for (d, c) in keys.iter_mut().zip(row) {
+                let t = c - s;
+                *d += t * t;
+            }
+        }
+        for (key, slot) in keys.iter_mut().zip(SLOTS) {
+            *key = f32::from_bits(key.to_bits() & !LOW_BITS | slot);
+        }
+        // Plain comparisons (`minps`): the keys are never NaN.
+        let mut low = [0.0f32; 4];
+        for (l, m) in low.iter_mut().enumerate() {
+            let (a, b, c, d) = (keys[l], keys[l + 4], keys[l + 8], keys[l + 12]);
+            let ab = if b < a { b } else { a };
+            let cd = if d < c { d } else { c };
+            *m = if cd < ab { cd } else { ab };
+        }
+        low
+    }
+
+    /// Moves shape `k` the fraction [`RATE`] of the way to `shape`.
     #[inline]
-    fn learn(&mut self, k: usize, rate: f64) {
-        let mut moved = [0.0; SHAPE];
-        for (((row, row32), s), m) in self
-            .codebook
-            .iter_mut()
-            .zip(&mut self.codebook32)
-            .zip(&self.shape)
-            .zip(&mut moved)
-        {
+    fn learn(&mut self, k: usize, shape: &[f32; SHAPE]) {
+        let k = k % SHAPES;
+        for (row, s) in self.codebook.0.iter_mut().zip(shape) {
             let c = &mut row[k];
-            *c += rate * (s - *c);
-            row32[k] = *c as f32;
-            *m = *c;
+            *c += RATE * (s - *c);
         }
-        self.norms[k] = sum4(&moved, |c| c * c) as f32;
     }
 }
 
-/// `f` summed over `values` in four interleaved partial sums, so the additions overlap.
+/// `f` summed over `values` in two partial sums of pairs, so the additions overlap and
+/// each step is one vector addition.
 #[inline(always)]
-fn sum4(values: &[f64; SHAPE], f: impl Fn(f64) -> f64) -> f64 {
-    let mut acc = [0.0f64; 4];
-    for (i, v) in values.iter().enumerate() {
-        acc[i % 4] += f(*v);
+fn sum_pairs(values: &[f64; SHAPE], f: impl Fn(f64) -> f64) -> f64 {
+    let mut acc = [[0.0f64; 2]; 2];
+    for (i, pair) in values.chunks_exact(2).enumerate() {
+        for (a, v) in acc[i % 2].iter_mut().zip(pair) {
+            *a += f(*v);
+        }
     }
-    (acc[0] + acc[1]) + (acc[2] + acc[3])
+    (acc[0][0] + acc[1][0]) + (acc[0][1] + acc[1][1])
 }
 
 impl Detector for Pattern {
@@ -202,8 +204,8 @@ impl Detector for Pattern {
         let Some(x) = clamp_input(value) else {
             return Verdict::NONE;
         };
-        self.window[self.head] = x;
-        self.window[self.head + SHAPE] = x;
+        self.window.0[self.head] = x;
+        self.window.0[self.head + SHAPE] = x;
         self.head = if self.head + 1 == SHAPE {
             0
         } else {
@@ -213,18 +215,20 @@ impl Detector for Pattern {
         if self.filled < SHAPE {
             return Verdict::NONE;
         }
-        self.normalise();
-        let (k, d2) = self.nearest();
+        let shape = self.normalise();
+        let (k, d2) = self.nearest(&shape);
         // While warming up, learn a new shape while there is room and nothing learned is close (a z-normalised
         // shape has norm sqrt(SHAPE) = 3.5, so 1.0 is "clearly different").
-        if self.learned < SHAPES && d2 > NOVEL * NOVEL && self.seen < WARM {
-            let slot = self.learned;
+        if self.learned < SHAPES && f64::from(d2) > NOVEL * NOVEL && self.seen < WARM {
+            let slot = self.learned % SHAPES;
+            for (row, s) in self.codebook.0.iter_mut().zip(&shape) {
+                row[slot] = *s;
+            }
             self.learned += 1;
-            self.learn(slot, 1.0);
             self.seen += 1;
             return Verdict::NONE;
         }
-        let dist = d2.sqrt();
+        let dist = f64::from(d2.sqrt());
         let spread = (self.abs_dev_dist * 1.2533).max(1e-9);
         let z = finite((dist - self.mean_dist) / spread);
         let verdict = if self.seen > 100 && z > 0.0 {
@@ -234,7 +238,7 @@ impl Detector for Pattern {
         };
         let warm = self.seen < WARM;
         if z < 3.0 || warm {
-            self.learn(k, self.rate);
+            self.learn(k, &shape);
         }
         let clipped = if warm {
             dist
