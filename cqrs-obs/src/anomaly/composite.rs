@@ -242,7 +242,13 @@ impl Composite {
         ];
         let norm = self.tails.norm();
         let (combined, deviation, agreement) = self.combine(&parts, norm);
-        let largest = parts.iter().fold(0.0f64, |m, p| m.max(p.deviation.abs()));
+        let largest = parts.iter().zip(self.weights).fold(0.0f64, |m, (p, w)| {
+            if w == 0.0 {
+                m
+            } else {
+                m.max(p.deviation.abs())
+            }
+        });
         let mut z = self.short.push_mean(combined);
         let own = self.tails.observe(6, z, norm);
         self.tails.advance();
