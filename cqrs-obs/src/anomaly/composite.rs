@@ -25,6 +25,9 @@ use super::trend::Direction;
 /// The detectors of a composite, in the order of [`CompositeConfig::weights`].
 pub const PARTS: [&str; 6] = ["zscore", "iqr", "mad", "threshold", "seasonal", "pattern"];
 
+/// The rank histogram of the combined value, after one per part.
+const OVERALL: usize = PARTS.len();
+
 /// How a composite is built. The default is the one configuration scored on the NAB
 /// development subset (see the README); it is meant for any series.
 ///
@@ -181,8 +184,8 @@ pub struct Composite {
     /// `1 / ` the sum of the weights, and of those of the signed parts (all but pattern).
     inv_weight: f64,
     inv_signed_weight: f64,
-    /// The rank histograms: one per part, then the combined value's.
-    tails: Tails<7>,
+    /// The rank histograms: one per part, then the combined value's ([`OVERALL`]).
+    tails: Tails<{ OVERALL + 1 }>,
     short: ShortMean,
     recent_unusual: u16,
     since_report: usize,
@@ -250,7 +253,7 @@ impl Composite {
             }
         });
         let mut z = self.short.push_mean(combined);
-        let own = self.tails.observe(6, z, norm);
+        let own = self.tails.observe(OVERALL, z, norm);
         self.tails.advance();
         z = self.config.self_rank * own + (1.0 - self.config.self_rank) * z;
         self.seen += 1;

@@ -217,8 +217,10 @@ impl Detector for Pattern {
         }
         let shape = self.normalise();
         let (k, d2) = self.nearest(&shape);
-        // While warming up, learn a new shape while there is room and nothing learned is close (a z-normalised
-        // shape has norm sqrt(SHAPE) = 3.5, so 1.0 is "clearly different").
+        // While warming up, learn a new shape while there is room and nothing learned is
+        // close (a z-normalised shape has norm sqrt(SHAPE) = 3.5, so 1.0 is "clearly
+        // different"). A copy, not a move of rate 1: an empty slot's far-off values would
+        // cancel the shape's.
         if self.learned < SHAPES && f64::from(d2) > NOVEL * NOVEL && self.seen < WARM {
             let slot = self.learned % SHAPES;
             for (row, s) in self.codebook.0.iter_mut().zip(&shape) {
