@@ -181,7 +181,12 @@ pub struct Composite {
     pattern: Pattern,
     /// Effective weights ([`PARTS`] order; the seasonal one is 0 without a period).
     weights: [f64; 6],
-    /// `1 / ` the sum of the weights, and of those of the signed parts (all but pattern).
+    /// The weights of the signed parts: all but the pattern, whose distance has no sign (the
+    /// direction comes from the others).
+    signed_weights: [f64; 6],
+    /// The parts of non-zero weight.
+    active: [bool; 6],
+    /// `1 / ` the sum of the weights, and of the signed weights.
     inv_weight: f64,
     inv_signed_weight: f64,
     /// The rank histograms: one per part, then the combined value's ([`OVERALL`]).
@@ -208,6 +213,12 @@ impl Composite {
             seasonal: config.period_ms.map(|p| Seasonal::new(p, config.bins)),
             pattern: Pattern::new(),
             weights,
+            signed_weights: {
+                let mut signed = weights;
+                signed[5] = 0.0;
+                signed
+            },
+            active: weights.map(|w| w != 0.0),
             inv_weight: 1.0 / weights.iter().sum::<f64>().max(f64::MIN_POSITIVE),
             inv_signed_weight: 1.0 / weights[..5].iter().sum::<f64>().max(f64::MIN_POSITIVE),
             tails: Tails::new(config.horizon),
@@ -244,14 +255,7 @@ impl Composite {
             self.pattern.update(timestamp_ms, value),
         ];
         let norm = self.tails.norm();
-        let (combined, deviation, agreement) = self.combine(&parts, norm);
-        let largest = parts.iter().zip(self.weights).fold(0.0f64, |m, (p, w)| {
-            if w == 0.0 {
-                m
-            } else {
-                m.max(p.deviation.abs())
-            }
-        });
+        let (combined, deviation, agreement, largest) = self.combine(&parts, norm);
         let mut z = self.short.push_mean(combined);
         let own = self.tails.observe(OVERALL, z, norm);
         self.tails.advance();
@@ -265,30 +269,29 @@ impl Composite {
         self.judge(z, deviation, agreement, parts)
     }
 
-    /// The combined surprise, the weighted signed deviation and the agreeing weight share.
+    /// The combined surprise, the weighted signed deviation, the agreeing weight share and
+    /// the largest deviation of a weighted part.
     #[inline]
-    fn combine(&mut self, parts: &[Verdict; 6], norm: f64) -> (f64, f64, f64) {
+    fn combine(&mut self, parts: &[Verdict; 6], norm: f64) -> (f64, f64, f64, f64) {
+        let magnitude = parts.map(|p| p.deviation.abs());
+        // A part of weight 0 would add nothing: its rank is not even kept.
+        let surprise = self.tails.observe_many(&magnitude, &self.active, norm);
         let (mut strongest, mut sum, mut signed, mut agree) = (0.0f64, 0.0, 0.0, 0.0);
-        for (i, (p, w)) in parts.iter().zip(self.weights).enumerate() {
-            // A part of weight 0 would add nothing: its rank is not even kept.
-            if w == 0.0 {
-                continue;
-            }
-            let a = p.deviation.abs();
-            let surprise = self.tails.observe(i, a, norm);
-            strongest = strongest.max(w * surprise);
-            sum += w * surprise;
-            // The pattern's distance has no sign: the direction comes from the others.
-            if i != 5 {
-                signed += w * p.deviation;
-            }
-            agree += if a >= 3.0 { w } else { 0.0 };
+        let mut largest = 0.0f64;
+        for i in 0..PARTS.len() {
+            let w = self.weights[i];
+            largest = largest.max(if self.active[i] { magnitude[i] } else { 0.0 });
+            strongest = strongest.max(w * surprise[i]);
+            sum += w * surprise[i];
+            signed += self.signed_weights[i] * parts[i].deviation;
+            agree += if magnitude[i] >= 3.0 { w } else { 0.0 };
         }
         let share = self.config.strongest;
         (
             share * strongest + (1.0 - share) * sum * self.inv_weight,
             finite(signed * self.inv_signed_weight),
             agree * self.inv_weight,
+            largest,
         )
     }
 

@@ -62,6 +62,33 @@ impl<const K: usize> Tails<K> {
         norm - fast_ln(f64::from(at_or_above) + 1.0)
     }
 
+    /// [`Tails::observe`] for the first `N` distributions at once, those marked in `active`
+    /// (the others score 0 and learn nothing): the tail counts first, then every logarithm
+    /// in one pass over an array, which the compiler vectorises.
+    #[inline(always)]
+    pub(crate) fn observe_many<const N: usize>(
+        &mut self,
+        a: &[f64; N],
+        active: &[bool; N],
+        norm: f64,
+    ) -> [f64; N] {
+        let mut at_or_above = [self.total; N];
+        for (k, ((count, a), on)) in at_or_above.iter_mut().zip(a).zip(active).enumerate() {
+            if *on {
+                let hist = &mut self.hists[k];
+                let bin = bin(*a);
+                *count -= hist.below(bin);
+                hist.add_in(bin);
+            }
+        }
+        let mut surprise = [0.0; N];
+        for ((s, count), on) in surprise.iter_mut().zip(at_or_above).zip(active) {
+            let ln = norm - fast_ln(f64::from(count) + 1.0);
+            *s = if *on { ln } else { 0.0 };
+        }
+        surprise
+    }
+
     /// Counts the point every distribution has just observed.
     #[inline(always)]
     pub(crate) fn advance(&mut self) {
@@ -103,20 +130,14 @@ impl<const K: usize> Tails<K> {
     }
 }
 
-/// Quarter-octave bin, `floor(4 log2 a) + 16`: the exponent from the float's bits, the
-/// quarter from comparing the mantissa with 2^(1/4), 2^(1/2) and 2^(3/4).
+/// Quarter-octave bin, `floor(4 log2 a) + 16`: the exponent of `a^4` read from its bits
+/// (no comparison, no branch). NaN and negative magnitudes go to the first bin, magnitudes
+/// whose fourth power overflows to the last.
 #[inline(always)]
 fn bin(a: f64) -> usize {
-    if a.is_nan() || a <= 0.0 {
-        return 0;
-    }
-    let bits = a.to_bits();
-    let exponent = ((bits >> 52) & 0x7ff) as i64 - 1023;
-    let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
-    let quarter = i64::from(m >= 1.189_207_115_002_721)
-        + i64::from(m >= std::f64::consts::SQRT_2)
-        + i64::from(m >= 1.681_792_830_507_429);
-    (exponent * 4 + quarter + 16).clamp(0, BINS as i64 - 1) as usize
+    let a2 = a.max(0.0) * a.max(0.0);
+    let exponent = ((a2 * a2).to_bits() >> 52) as i64 - 1023;
+    (exponent + 16).clamp(0, BINS as i64 - 1) as usize
 }
 
 /// One magnitude's histogram. The count below each group of eight bins is kept as well, so

@@ -90,10 +90,9 @@ impl Ring {
         if self.len == 0 {
             return 0.0;
         }
-        // Mean of values up to 1e150 in magnitude: scale to avoid overflow of the sum.
-        let n = self.len as f64;
+        // Values are at most 1e150 in magnitude, so the plain sum cannot overflow.
         let (older, newer) = self.slices();
-        older.iter().chain(newer).map(|v| v / n).sum()
+        older.iter().chain(newer).sum::<f64>() / self.len as f64
     }
 
     /// The values as two runs of slots, oldest first.
@@ -181,8 +180,7 @@ impl Sorted {
     pub(crate) fn replace(&mut self, evicted: Option<f64>, value: f64) {
         let n = self.len;
         if let Some(old) = evicted {
-            let i = rank(&self.buf, n, old);
-            let j = rank(&self.buf, n, value);
+            let [i, j] = rank2(&self.buf, n, [old, value]);
             // Move the elements between the two positions by one instead of remove + insert:
             // right when the new value goes first, left otherwise. The choice is made without
             // a branch (either is as likely).
@@ -297,25 +295,44 @@ const TWO_LEVEL_MAX: usize = 16 * BLOCK;
 
 /// How many of the first `n` values of sorted `buf` are below `x` (where `x` goes), for a
 /// finite `x`; `buf` is a whole number of blocks, `+inf` past `n`.
+#[inline]
+fn rank(buf: &[f64], n: usize, x: f64) -> usize {
+    rank2(buf, n, [x, x])[0]
+}
+
+/// [`rank`] of two values at once.
 ///
 /// Up to [`TWO_LEVEL_MAX`] values, two counts instead of a binary search (whose seven or
 /// more steps each wait for the previous load): the blocks whose last value is below `x`
 /// (they lie wholly below it), then the values below `x` in the next block. Both are plain
-/// sums of comparisons, so the loads run in parallel and nothing is mispredicted.
+/// sums of comparisons, so the loads run in parallel and nothing is mispredicted; the two
+/// values share the loads of the blocks' last values.
 #[inline]
-fn rank(buf: &[f64], n: usize, x: f64) -> usize {
+fn rank2(buf: &[f64], n: usize, xs: [f64; 2]) -> [usize; 2] {
     if buf.len() > TWO_LEVEL_MAX {
-        return buf[..n].partition_point(|v| *v < x);
+        return xs.map(|x| buf[..n].partition_point(|v| *v < x));
     }
-    let blocks = buf.len() / BLOCK;
-    let below: usize = buf
-        .chunks_exact(BLOCK)
-        .map(|block| usize::from(block[BLOCK - 1] < x))
-        .sum();
+    let mut below = [0usize; 2];
+    for block in buf.chunks_exact(BLOCK) {
+        let last = block[BLOCK - 1];
+        for (b, x) in below.iter_mut().zip(xs) {
+            *b += usize::from(last < x);
+        }
+    }
     // All blocks below x only when the buffer is full and x is above everything.
-    let start = below.min(blocks - 1) * BLOCK;
-    let block: &[f64; BLOCK] = buf[start..start + BLOCK].try_into().expect("a whole block");
-    start + block.iter().map(|v| usize::from(*v < x)).sum::<usize>()
+    let last_block = buf.len() / BLOCK - 1;
+    [0, 1].map(|k| {
+        let start = below[k].min(last_block) * BLOCK;
+        let block: &[f64; BLOCK] = buf[start..start + BLOCK].try_into().expect("a whole block");
+        // Two lanes of counts, one per half of a vector register.
+        let mut lanes = [0u64; 2];
+        for pair in block.chunks_exact(2) {
+            for (l, v) in lanes.iter_mut().zip(pair) {
+                *l += u64::from(*v < xs[k]);
+            }
+        }
+        start + (lanes[0] + lanes[1]) as usize
+    })
 }
 
 /// Whether the block `l..=l + k` of sorted `v` reaches at least as far above `c` as below it.
