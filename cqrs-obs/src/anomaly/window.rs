@@ -321,18 +321,25 @@ fn rank2(buf: &[f64], n: usize, xs: [f64; 2]) -> [usize; 2] {
     }
     // All blocks below x only when the buffer is full and x is above everything.
     let last_block = buf.len() / BLOCK - 1;
-    [0, 1].map(|k| {
-        let start = below[k].min(last_block) * BLOCK;
-        let block: &[f64; BLOCK] = buf[start..start + BLOCK].try_into().expect("a whole block");
-        // Two lanes of counts, one per half of a vector register.
-        let mut lanes = [0u64; 2];
-        for pair in block.chunks_exact(2) {
-            for (l, v) in lanes.iter_mut().zip(pair) {
-                *l += u64::from(*v < xs[k]);
-            }
+    let start = below.map(|b| b.min(last_block) * BLOCK);
+    [
+        start[0] + below_in_block(buf, start[0], xs[0]),
+        start[1] + below_in_block(buf, start[1], xs[1]),
+    ]
+}
+
+/// How many values of the block of `buf` at `start` are below `x`: sixteen comparisons
+/// summed in two lanes, one per half of a vector register.
+#[inline(always)]
+fn below_in_block(buf: &[f64], start: usize, x: f64) -> usize {
+    let block: &[f64; BLOCK] = buf[start..start + BLOCK].try_into().expect("a whole block");
+    let mut lanes = [0u64; 2];
+    for pair in block.chunks_exact(2) {
+        for (l, v) in lanes.iter_mut().zip(pair) {
+            *l += u64::from(*v < x);
         }
-        start + (lanes[0] + lanes[1]) as usize
-    })
+    }
+    (lanes[0] + lanes[1]) as usize
 }
 
 /// Whether the block `l..=l + k` of sorted `v` reaches at least as far above `c` as below it.
