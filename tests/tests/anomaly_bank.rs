@@ -106,6 +106,14 @@ fn injected_incidents_are_reported_with_their_confidence() {
     let bad = get(addr, "/anomalies?severity=loud").unwrap();
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json().unwrap()["error"]["code"], "bad_request");
+    // A misspelt filter is refused, naming itself and what is accepted, not ignored.
+    let misspelt = get(addr, "/anomalies?sevrity=high").unwrap();
+    assert_eq!(misspelt.status, 400);
+    let message = misspelt.json().unwrap()["error"]["message"].clone();
+    assert_eq!(
+        message,
+        "unknown parameter `sevrity` (accepted: severity, metric, since, limit)"
+    );
 
     // The series, with their trends, and the counter.
     let series = get(addr, "/anomalies/series").unwrap().json().unwrap();
