@@ -55,11 +55,17 @@ impl<const K: usize> Tails<K> {
     /// [`Tails::advance`] once every distribution has its magnitude.
     #[inline(always)]
     pub(crate) fn observe(&mut self, k: usize, a: f64, norm: f64) -> f64 {
+        norm - fast_ln(f64::from(self.count_then_learn(k, a)) + 1.0)
+    }
+
+    /// How many magnitudes of distribution `k` are at or above `a`, before `a` is learned.
+    #[inline(always)]
+    fn count_then_learn(&mut self, k: usize, a: f64) -> u32 {
         let hist = &mut self.hists[k];
         let bin = bin(a);
         let at_or_above = self.total - hist.below(bin);
         hist.add_in(bin);
-        norm - fast_ln(f64::from(at_or_above) + 1.0)
+        at_or_above
     }
 
     /// [`Tails::observe`] for the first `N` distributions at once, those marked in `active`
@@ -75,10 +81,7 @@ impl<const K: usize> Tails<K> {
         let mut at_or_above = [self.total; N];
         for (k, ((count, a), on)) in at_or_above.iter_mut().zip(a).zip(active).enumerate() {
             if *on {
-                let hist = &mut self.hists[k];
-                let bin = bin(*a);
-                *count -= hist.below(bin);
-                hist.add_in(bin);
+                *count = self.count_then_learn(k, *a);
             }
         }
         let mut surprise = [0.0; N];

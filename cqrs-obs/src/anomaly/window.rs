@@ -435,8 +435,11 @@ mod tests {
             let n = values.len();
             let mut buf = vec![f64::INFINITY; (n + room).max(1).div_ceil(BLOCK) * BLOCK];
             buf[..n].copy_from_slice(&values);
-            for x in probes.iter().map(|p| f64::from(*p)).chain(values.iter().copied()) {
-                prop_assert_eq!(rank(&buf, n, x), values.partition_point(|v| *v < x), "{}", x);
+            let xs: Vec<f64> = probes.iter().map(|p| f64::from(*p)).chain(values.iter().copied()).collect();
+            for (x, y) in xs.iter().zip(xs.iter().rev()) {
+                let expect = |z: f64| values.partition_point(|v| *v < z);
+                prop_assert_eq!(rank2(&buf, n, [*x, *y]), [expect(*x), expect(*y)], "{} {}", x, y);
+                prop_assert_eq!(rank(&buf, n, *x), expect(*x), "{}", x);
             }
         }
 
