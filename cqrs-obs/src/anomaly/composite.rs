@@ -207,20 +207,19 @@ impl Composite {
         if config.period_ms.is_none() {
             weights[4] = 0.0;
         }
+        // The pattern's distance has no sign: the direction comes from the others.
+        let mut signed_weights = weights;
+        signed_weights[5] = 0.0;
         Composite {
             robust: Shared::new(config.window),
             threshold: Threshold::new(),
             seasonal: config.period_ms.map(|p| Seasonal::new(p, config.bins)),
             pattern: Pattern::new(),
             weights,
-            signed_weights: {
-                let mut signed = weights;
-                signed[5] = 0.0;
-                signed
-            },
+            signed_weights,
             active: weights.map(|w| w != 0.0),
             inv_weight: 1.0 / weights.iter().sum::<f64>().max(f64::MIN_POSITIVE),
-            inv_signed_weight: 1.0 / weights[..5].iter().sum::<f64>().max(f64::MIN_POSITIVE),
+            inv_signed_weight: 1.0 / signed_weights.iter().sum::<f64>().max(f64::MIN_POSITIVE),
             tails: Tails::new(config.horizon),
             short: ShortMean::new(config.short),
             recent_unusual: 0,

@@ -96,24 +96,14 @@ impl Filter {
     }
 }
 
-/// `since`: milliseconds since the epoch (not negative), or an age back from `now_ms` (a
-/// count and a unit: `ms`, `s`, `m`, `h`, `d`).
+/// `since`: milliseconds since the epoch (not negative), or an age back from `now_ms` in the
+/// logs' duration syntax ([`crate::logs::parse_duration`]: `500ms`, `90s`, `15m`, `2h`, `1d`).
 fn parse_since(s: &str, now_ms: i64) -> Option<i64> {
     if let Ok(ms) = s.parse::<i64>() {
         return (ms >= 0).then_some(ms);
     }
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = s.split_at(split);
-    let n: i64 = n.parse().ok()?;
-    let unit_ms = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    Some(now_ms.saturating_sub(n.checked_mul(unit_ms)?))
+    let age = i64::try_from(crate::logs::parse_duration(s)?.as_millis()).ok()?;
+    Some(now_ms.saturating_sub(age))
 }
 
 fn now_ms() -> i64 {
