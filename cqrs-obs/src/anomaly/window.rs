@@ -269,11 +269,11 @@ impl Sorted {
         }
         // The first block of k + 2 values is the same one or starts one earlier.
         let last = n - k - 1;
-        let l_next = if l > 0 && l - 1 < last && upper_reaches(v, median, k + 1, l - 1) {
-            l - 1
-        } else {
-            l.min(last)
-        };
+        // Without a branch on the data: the test is read at a start clamped into range and
+        // only counts when `l - 1` is a start itself.
+        let prev = l.max(1) - 1;
+        let earlier = (l > 0) & (prev < last) & upper_reaches(v, median, k + 1, prev.min(last - 1));
+        let l_next = std::hint::select_unpredictable(earlier, prev, l.min(last));
         0.5 * (kth + block_distance(v, median, k + 1, l_next))
     }
 
@@ -364,26 +364,36 @@ fn first_block(v: &[f64], c: f64, k: usize) -> usize {
     base + usize::from(!upper_reaches(v, c, k, base))
 }
 
-/// [`first_block`], found by stepping from `hint` when it is at most [`NEAR`] steps away.
+/// [`first_block`], found among the [`NEAR`] block starts around `hint` when it lies there
+/// (as a rule: one replaced value moves it by a step or two), by a binary search otherwise.
+///
+/// The predicate is false, then true, so the first true start is the count of false ones in
+/// a run that holds both (or that begins at 0, or ends at the last start): a sum of
+/// comparisons over two runs of consecutive values, with no branch to mispredict.
 #[inline]
 fn near_block(v: &[f64], c: f64, k: usize, hint: usize) -> usize {
     let starts = v.len() - k;
-    let mut l = hint.min(starts);
-    for _ in 0..NEAR {
-        let here = l == starts || upper_reaches(v, c, k, l);
-        if !here {
-            l += 1;
-        } else if l > 0 && upper_reaches(v, c, k, l - 1) {
-            l -= 1;
-        } else {
-            return l;
-        }
+    if starts < NEAR {
+        return first_block(v, c, k);
     }
-    first_block(v, c, k)
+    let a = hint.saturating_sub(NEAR / 2).min(starts - NEAR);
+    let lower: &[f64; NEAR] = v[a..a + NEAR].try_into().expect("NEAR values");
+    let upper: &[f64; NEAR] = v[a + k..a + k + NEAR].try_into().expect("NEAR values");
+    let before: usize = lower
+        .iter()
+        .zip(upper)
+        .map(|(lo, up)| usize::from(up - c < c - lo))
+        .sum();
+    let seen_both_ends = (before > 0 || a == 0) && (before < NEAR || a + NEAR == starts);
+    if seen_both_ends {
+        a + before
+    } else {
+        first_block(v, c, k)
+    }
 }
 
-/// Steps [`near_block`] takes before it falls back to a binary search.
-const NEAR: usize = 4;
+/// Block starts [`near_block`] looks at around its hint.
+const NEAR: usize = 8;
 
 /// The `k`-th smallest (0-based) distance of sorted `v` from `c`, given the first block `l`
 /// of [`first_block`]: blocks from `l` on are bounded by their upper end (which only grows),
