@@ -5,6 +5,10 @@ use super::score::{clamp_input, finite, Verdict};
 
 /// Length of a shape.
 pub const SHAPE: usize = 12;
+/// The largest magnitude of a position of a normalised shape. A z-normalised window of
+/// [`SHAPE`] points stays within sqrt(SHAPE - 1) = 3.3; the clamp keeps distances finite even
+/// if the running sums round badly (the scale is then wrong until their next refresh).
+const LIMIT: f64 = 4.0;
 /// Number of shapes learned.
 pub const SHAPES: usize = 16;
 /// Points during which new shapes are added to the codebook (while it has room) and
@@ -12,11 +16,13 @@ pub const SHAPES: usize = 16;
 const WARM: u64 = 200;
 /// Distance beyond which a shape is new while the codebook has room.
 const NOVEL: f64 = 1.0;
+/// Points between exact recomputations of the window's sums.
+const REFRESH: usize = SHAPE;
 /// Fraction of the way the nearest shape moves towards what it matched.
 const RATE: f32 = 0.05;
 /// Every position of a codebook slot not learned yet: far from any normalised shape (whose
-/// positions are below 4 in magnitude), yet its squared distance, above 1e36, is finite in
-/// single precision.
+/// positions are at most [`LIMIT`] in magnitude), yet its squared distance, above 1e36, is
+/// finite in single precision.
 const EMPTY: f32 = 1e18;
 /// The lowest bits of a squared distance, which carry a slot while the nearest is sought.
 const LOW_BITS: u32 = SHAPES as u32 - 1;
@@ -28,10 +34,12 @@ const _: () = assert!(SHAPES.is_power_of_two(), "a slot fills LOW_BITS exactly")
 /// the nearest shape is scored against the usual distance.
 ///
 /// O(`SHAPE` × `SHAPES`) = O(1) per point, no allocation after construction. The window's
-/// moments are taken in double precision; the normalised shape and the codebook are single
-/// precision. The codebook is stored position by position and aligned for vector registers,
-/// so one pass of `SHAPE` steps sums the squared distances to all [`SHAPES`] shapes at once
-/// (four to a vector register), and the nearest is then picked without branches.
+/// mean and variance come from a running sum and sum of squares in double precision (kept
+/// relative to a shift, recomputed exactly from the window every [`SHAPE`] points, so rounding
+/// never accumulates); the normalised shape and the codebook are single precision. The
+/// codebook is stored position by position and aligned for vector registers, so one pass of
+/// `SHAPE` steps sums the squared distances to all [`SHAPES`] shapes at once (four to a vector
+/// register), and the nearest is then picked without branches.
 /// Memory: about 1 KiB per series, all inline ([`Detector::memory_bytes`] gives the figure).
 ///
 /// ```
@@ -54,6 +62,11 @@ pub struct Pattern {
     window: Aligned<[f64; 2 * SHAPE]>,
     head: usize,
     filled: usize,
+    /// Sum and sum of squares of the window relative to `shift`.
+    shift: f64,
+    sum: f64,
+    sum_sq: f64,
+    since_refresh: usize,
     /// `codebook[j][k]`: position `j` (oldest first) of learned shape `k`; [`EMPTY`] in
     /// every position of the slots not learned yet.
     codebook: Aligned<[[f32; SHAPES]; SHAPE]>,
@@ -81,6 +94,10 @@ impl Pattern {
             window: Aligned([0.0; 2 * SHAPE]),
             head: 0,
             filled: 0,
+            shift: 0.0,
+            sum: 0.0,
+            sum_sq: 0.0,
+            since_refresh: 0,
             codebook: Aligned([[EMPTY; SHAPES]; SHAPE]),
             learned: 0,
             mean_dist: 0.0,
@@ -92,15 +109,13 @@ impl Pattern {
     /// The z-normalised current window, oldest first.
     #[inline]
     fn normalise(&self) -> [f32; SHAPE] {
-        // The moments are summed over the window as it stands, two positions to a vector
-        // register in two interleaved partial sums (a single chain of twelve additions is
-        // slow).
         let window: &[f64; SHAPE] = self.window.0[self.head..self.head + SHAPE]
             .try_into()
             .expect("SHAPE values");
         let per_point = 1.0 / SHAPE as f64;
-        let mean = sum_pairs(window, |v| v) * per_point;
-        let var = sum_pairs(window, |v| (v - mean) * (v - mean)) * per_point;
+        let m = self.sum * per_point;
+        let var = (self.sum_sq * per_point - m * m).max(0.0);
+        let mean = self.shift + m;
         let std = var.sqrt();
         let inv = if std > scale_floor(mean) * 1e3 {
             1.0 / std
@@ -109,9 +124,27 @@ impl Pattern {
         };
         let mut shape = [0.0f32; SHAPE];
         for (s, v) in shape.iter_mut().zip(window) {
-            *s = ((v - mean) * inv) as f32;
+            // Plain comparisons (`minpd`, `maxpd`): the value is never NaN.
+            let t = (v - mean) * inv;
+            let t = if t < LIMIT { t } else { LIMIT };
+            *s = (if t > -LIMIT { t } else { -LIMIT }) as f32;
         }
         shape
+    }
+
+    /// Recomputes the sums exactly from the window, relative to the window's mean (once
+    /// every [`REFRESH`] points).
+    #[inline(never)]
+    fn refresh(&mut self) {
+        self.since_refresh = 0;
+        let window: &[f64; SHAPE] = self.window.0[self.head..self.head + SHAPE]
+            .try_into()
+            .expect("SHAPE values");
+        let per_point = 1.0 / SHAPE as f64;
+        self.shift = sum_pairs(window, |v| v) * per_point;
+        let shift = self.shift;
+        self.sum = sum_pairs(window, |v| v - shift);
+        self.sum_sq = sum_pairs(window, |v| (v - shift) * (v - shift));
     }
 
     /// The nearest learned shape and its squared distance (slot 0 and a distance above
@@ -204,6 +237,7 @@ impl Detector for Pattern {
         let Some(x) = clamp_input(value) else {
             return Verdict::NONE;
         };
+        let old = self.window.0[self.head];
         self.window.0[self.head] = x;
         self.window.0[self.head + SHAPE] = x;
         self.head = if self.head + 1 == SHAPE {
@@ -211,9 +245,20 @@ impl Detector for Pattern {
         } else {
             self.head + 1
         };
-        self.filled = (self.filled + 1).min(SHAPE);
         if self.filled < SHAPE {
-            return Verdict::NONE;
+            self.filled += 1;
+            if self.filled < SHAPE {
+                return Verdict::NONE;
+            }
+            self.refresh();
+        } else {
+            let (o, v) = (old - self.shift, x - self.shift);
+            self.sum += v - o;
+            self.sum_sq += v * v - o * o;
+            self.since_refresh += 1;
+            if self.since_refresh >= REFRESH {
+                self.refresh();
+            }
         }
         let shape = self.normalise();
         let (k, d2) = self.nearest(&shape);
