@@ -2,6 +2,7 @@
 
 use super::detector::{scale_floor, Detector};
 use super::score::{clamp_input, finite, Verdict};
+use super::window::Moments;
 
 /// Length of a shape.
 pub const SHAPE: usize = 12;
@@ -62,10 +63,8 @@ pub struct Pattern {
     window: Aligned<[f64; 2 * SHAPE]>,
     head: usize,
     filled: usize,
-    /// Sum and sum of squares of the window relative to `shift`.
-    shift: f64,
-    sum: f64,
-    sum_sq: f64,
+    /// The window's running sums, rebased on its values every [`REFRESH`] points.
+    moments: Moments,
     since_refresh: usize,
     /// `codebook[j][k]`: position `j` (oldest first) of learned shape `k`; [`EMPTY`] in
     /// every position of the slots not learned yet.
@@ -94,9 +93,7 @@ impl Pattern {
             window: Aligned([0.0; 2 * SHAPE]),
             head: 0,
             filled: 0,
-            shift: 0.0,
-            sum: 0.0,
-            sum_sq: 0.0,
+            moments: Moments::default(),
             since_refresh: 0,
             codebook: Aligned([[EMPTY; SHAPES]; SHAPE]),
             learned: 0,
@@ -112,11 +109,9 @@ impl Pattern {
         let window: &[f64; SHAPE] = self.window.0[self.head..self.head + SHAPE]
             .try_into()
             .expect("SHAPE values");
-        let per_point = 1.0 / SHAPE as f64;
-        let m = self.sum * per_point;
-        let var = (self.sum_sq * per_point - m * m).max(0.0);
-        let mean = self.shift + m;
-        let std = var.sqrt();
+        const PER_POINT: f64 = 1.0 / SHAPE as f64;
+        let mean = self.moments.mean(PER_POINT);
+        let std = self.moments.variance(PER_POINT).sqrt();
         let inv = if std > scale_floor(mean) * 1e3 {
             1.0 / std
         } else {
@@ -132,19 +127,12 @@ impl Pattern {
         shape
     }
 
-    /// Recomputes the sums exactly from the window, relative to the window's mean (once
-    /// every [`REFRESH`] points).
+    /// Rebases the running sums on the window's values (once every [`REFRESH`] points).
     #[inline(never)]
     fn refresh(&mut self) {
         self.since_refresh = 0;
-        let window: &[f64; SHAPE] = self.window.0[self.head..self.head + SHAPE]
-            .try_into()
-            .expect("SHAPE values");
-        let per_point = 1.0 / SHAPE as f64;
-        self.shift = sum_pairs(window, |v| v) * per_point;
-        let shift = self.shift;
-        self.sum = sum_pairs(window, |v| v - shift);
-        self.sum_sq = sum_pairs(window, |v| (v - shift) * (v - shift));
+        self.moments
+            .rebase(&self.window.0[self.head..self.head + SHAPE], &[]);
     }
 
     /// The nearest learned shape and its squared distance (slot 0 and a distance above
@@ -214,19 +202,6 @@ impl Pattern {
     }
 }
 
-/// `f` summed over `values` in two partial sums of pairs, so the additions overlap and
-/// each step is one vector addition.
-#[inline(always)]
-fn sum_pairs(values: &[f64; SHAPE], f: impl Fn(f64) -> f64) -> f64 {
-    let mut acc = [[0.0f64; 2]; 2];
-    for (i, pair) in values.chunks_exact(2).enumerate() {
-        for (a, v) in acc[i % 2].iter_mut().zip(pair) {
-            *a += f(*v);
-        }
-    }
-    (acc[0][0] + acc[1][0]) + (acc[0][1] + acc[1][1])
-}
-
 impl Detector for Pattern {
     fn name(&self) -> &'static str {
         "pattern"
@@ -252,9 +227,8 @@ impl Detector for Pattern {
             }
             self.refresh();
         } else {
-            let (o, v) = (old - self.shift, x - self.shift);
-            self.sum += v - o;
-            self.sum_sq += v * v - o * o;
+            self.moments.remove(old);
+            self.moments.add(x);
             self.since_refresh += 1;
             if self.since_refresh >= REFRESH {
                 self.refresh();

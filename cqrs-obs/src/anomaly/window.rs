@@ -2,18 +2,82 @@
 //! moments (O(1) per point), and a sorted copy of it for quantiles (O(log w) search plus a
 //! bounded `memmove`). Both allocate once, at construction.
 
-/// The last `capacity` values, oldest first, with their sum and sum of squares.
-///
-/// The sums are kept relative to a shift (the first value seen) to limit cancellation and
-/// are recomputed from the ring once per `capacity` points, so rounding never accumulates.
+/// A running sum and sum of squares of a window's values, kept relative to a shift (a value
+/// near their mean) to limit cancellation. The window's owner adds and removes values as it
+/// moves and rebases the sums on the values themselves every so often, so rounding never
+/// accumulates.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Moments {
+    shift: f64,
+    sum: f64,
+    sum_sq: f64,
+}
+
+impl Moments {
+    /// Sums of nothing, relative to `shift`.
+    #[inline]
+    pub(crate) fn start(&mut self, shift: f64) {
+        *self = Moments {
+            shift,
+            ..Moments::default()
+        };
+    }
+
+    #[inline]
+    pub(crate) fn add(&mut self, value: f64) {
+        let v = value - self.shift;
+        self.sum += v;
+        self.sum_sq += v * v;
+    }
+
+    #[inline]
+    pub(crate) fn remove(&mut self, value: f64) {
+        let o = value - self.shift;
+        self.sum -= o;
+        self.sum_sq -= o * o;
+    }
+
+    /// Whether the sums can still be trusted (a sum of squares of huge values overflows).
+    #[inline]
+    pub(crate) fn is_finite(&self) -> bool {
+        self.sum_sq.is_finite()
+    }
+
+    /// Recomputes the sums from the values in `older` and `newer`, relative to their mean.
+    #[cold]
+    pub(crate) fn rebase(&mut self, older: &[f64], newer: &[f64]) {
+        let n = older.len() + newer.len();
+        // Values are at most 1e150 in magnitude, so the plain sum cannot overflow.
+        let mean = older.iter().chain(newer).sum::<f64>() / n.max(1) as f64;
+        self.start(mean);
+        for v in older.iter().chain(newer) {
+            self.add(*v);
+        }
+    }
+
+    /// The mean of the values, given `1 / n` for their count `n` (a multiplication: for a
+    /// fixed window the reciprocal is a constant, and a division would lengthen the chain).
+    #[inline]
+    pub(crate) fn mean(&self, per_value: f64) -> f64 {
+        self.shift + self.sum * per_value
+    }
+
+    /// The population variance of the values, given `1 / n` as for [`Moments::mean`].
+    #[inline]
+    pub(crate) fn variance(&self, per_value: f64) -> f64 {
+        let m = self.sum * per_value;
+        (self.sum_sq * per_value - m * m).max(0.0)
+    }
+}
+
+/// The last `capacity` values, oldest first, with their running [`Moments`], rebased on the
+/// values once per `capacity` points.
 #[derive(Debug, Clone)]
 pub(crate) struct Ring {
     buf: Box<[f64]>,
     head: usize,
     len: usize,
-    shift: f64,
-    sum: f64,
-    sum_sq: f64,
+    moments: Moments,
     since_refresh: usize,
 }
 
@@ -23,9 +87,7 @@ impl Ring {
             buf: vec![0.0; capacity.max(1)].into_boxed_slice(),
             head: 0,
             len: 0,
-            shift: 0.0,
-            sum: 0.0,
-            sum_sq: 0.0,
+            moments: Moments::default(),
             since_refresh: 0,
         }
     }
@@ -43,7 +105,7 @@ impl Ring {
     #[inline]
     pub(crate) fn push(&mut self, value: f64) -> Option<f64> {
         if self.len == 0 {
-            self.shift = value;
+            self.moments.start(value);
         }
         let cap = self.buf.len();
         let evicted = if self.len == cap {
@@ -51,9 +113,7 @@ impl Ring {
             let slot = self.head;
             let old = std::mem::replace(&mut self.buf[slot], value);
             self.head = if slot + 1 == cap { 0 } else { slot + 1 };
-            let o = old - self.shift;
-            self.sum -= o;
-            self.sum_sq -= o * o;
+            self.moments.remove(old);
             Some(old)
         } else {
             let slot = self.head + self.len;
@@ -61,50 +121,20 @@ impl Ring {
             self.len += 1;
             None
         };
-        let v = value - self.shift;
-        self.sum += v;
-        self.sum_sq += v * v;
+        self.moments.add(value);
         self.since_refresh += 1;
-        if self.since_refresh >= cap || !self.sum_sq.is_finite() {
-            self.refresh();
+        if self.since_refresh >= cap || !self.moments.is_finite() {
+            self.since_refresh = 0;
+            let (older, newer) = runs(&self.buf, self.head, self.len);
+            self.moments.rebase(older, newer);
         }
         evicted
     }
 
-    #[cold]
-    fn refresh(&mut self) {
-        self.since_refresh = 0;
-        self.shift = self.mean_exact();
-        let (mut s, mut q) = (0.0, 0.0);
-        let (older, newer) = self.slices();
-        for v in older.iter().chain(newer) {
-            let d = v - self.shift;
-            s += d;
-            q += d * d;
-        }
-        self.sum = s;
-        self.sum_sq = q;
-    }
-
-    fn mean_exact(&self) -> f64 {
-        if self.len == 0 {
-            return 0.0;
-        }
-        // Values are at most 1e150 in magnitude, so the plain sum cannot overflow.
-        let (older, newer) = self.slices();
-        older.iter().chain(newer).sum::<f64>() / self.len as f64
-    }
-
     /// The values as two runs of slots, oldest first.
-    #[inline]
+    #[cfg(test)]
     fn slices(&self) -> (&[f64], &[f64]) {
-        let cap = self.buf.len();
-        let end = self.head + self.len;
-        if end <= cap {
-            (&self.buf[self.head..end], &[])
-        } else {
-            (&self.buf[self.head..], &self.buf[..end - cap])
-        }
+        runs(&self.buf, self.head, self.len)
     }
 
     /// Values oldest first.
@@ -118,7 +148,7 @@ impl Ring {
         if self.len == 0 {
             0.0
         } else {
-            self.shift + self.sum / self.len as f64
+            self.moments.mean(1.0 / self.len as f64)
         }
     }
 
@@ -127,21 +157,29 @@ impl Ring {
         if self.len == 0 {
             return 0.0;
         }
-        let n = self.len as f64;
-        let m = self.sum / n;
-        (self.sum_sq / n - m * m).max(0.0).sqrt()
+        self.moments.variance(1.0 / self.len as f64).sqrt()
     }
 
     pub(crate) fn clear(&mut self) {
         self.head = 0;
         self.len = 0;
-        self.sum = 0.0;
-        self.sum_sq = 0.0;
+        self.moments = Moments::default();
         self.since_refresh = 0;
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.buf.len() * std::mem::size_of::<f64>()
+    }
+}
+
+/// The `len` values of ring `buf` from slot `head` on, as two runs of slots, oldest first.
+#[inline]
+fn runs(buf: &[f64], head: usize, len: usize) -> (&[f64], &[f64]) {
+    let end = head + len;
+    if end <= buf.len() {
+        (&buf[head..end], &[])
+    } else {
+        (&buf[head..], &buf[..end - buf.len()])
     }
 }
 
