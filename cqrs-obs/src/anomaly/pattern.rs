@@ -65,7 +65,6 @@ pub struct Pattern {
     filled: usize,
     /// The window's running sums, rebased on its values every [`REFRESH`] points.
     moments: Moments,
-    since_refresh: usize,
     /// `codebook[j][k]`: position `j` (oldest first) of learned shape `k`; [`EMPTY`] in
     /// every position of the slots not learned yet.
     codebook: Aligned<[[f32; SHAPES]; SHAPE]>,
@@ -94,7 +93,6 @@ impl Pattern {
             head: 0,
             filled: 0,
             moments: Moments::default(),
-            since_refresh: 0,
             codebook: Aligned([[EMPTY; SHAPES]; SHAPE]),
             learned: 0,
             mean_dist: 0.0,
@@ -130,7 +128,6 @@ impl Pattern {
     /// Rebases the running sums on the window's values (once every [`REFRESH`] points).
     #[inline(never)]
     fn refresh(&mut self) {
-        self.since_refresh = 0;
         self.moments
             .rebase(&self.window.0[self.head..self.head + SHAPE], &[]);
     }
@@ -226,13 +223,8 @@ impl Detector for Pattern {
                 return Verdict::NONE;
             }
             self.refresh();
-        } else {
-            self.moments.remove(old);
-            self.moments.add(x);
-            self.since_refresh += 1;
-            if self.since_refresh >= REFRESH {
-                self.refresh();
-            }
+        } else if self.moments.slide(Some(old), x, REFRESH) {
+            self.refresh();
         }
         let shape = self.normalise();
         let (k, d2) = self.nearest(&shape);

@@ -3,14 +3,16 @@
 //! bounded `memmove`). Both allocate once, at construction.
 
 /// A running sum and sum of squares of a window's values, kept relative to a shift (a value
-/// near their mean) to limit cancellation. The window's owner adds and removes values as it
-/// moves and rebases the sums on the values themselves every so often, so rounding never
-/// accumulates.
+/// near their mean) to limit cancellation. The window's owner slides values in and out as it
+/// moves and rebases the sums on the values themselves when [`Moments::slide`] says so, so
+/// rounding never accumulates.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Moments {
     shift: f64,
     sum: f64,
     sum_sq: f64,
+    /// Values slid in since the last rebase.
+    since_rebase: usize,
 }
 
 impl Moments {
@@ -23,24 +25,31 @@ impl Moments {
         };
     }
 
+    /// Takes `old` (when the window was full) out and `new` in. True when the owner should
+    /// [`Moments::rebase`]: `every` values after the last rebase, or at once when the sum of
+    /// squares has overflowed (huge values).
     #[inline]
-    pub(crate) fn add(&mut self, value: f64) {
+    pub(crate) fn slide(&mut self, old: Option<f64>, new: f64, every: usize) -> bool {
+        if let Some(old) = old {
+            self.remove(old);
+        }
+        self.add(new);
+        self.since_rebase += 1;
+        self.since_rebase >= every || !self.sum_sq.is_finite()
+    }
+
+    #[inline]
+    fn add(&mut self, value: f64) {
         let v = value - self.shift;
         self.sum += v;
         self.sum_sq += v * v;
     }
 
     #[inline]
-    pub(crate) fn remove(&mut self, value: f64) {
+    fn remove(&mut self, value: f64) {
         let o = value - self.shift;
         self.sum -= o;
         self.sum_sq -= o * o;
-    }
-
-    /// Whether the sums can still be trusted (a sum of squares of huge values overflows).
-    #[inline]
-    pub(crate) fn is_finite(&self) -> bool {
-        self.sum_sq.is_finite()
     }
 
     /// Recomputes the sums from the values in `older` and `newer`, relative to their mean.
@@ -78,7 +87,6 @@ pub(crate) struct Ring {
     head: usize,
     len: usize,
     moments: Moments,
-    since_refresh: usize,
 }
 
 impl Ring {
@@ -88,7 +96,6 @@ impl Ring {
             head: 0,
             len: 0,
             moments: Moments::default(),
-            since_refresh: 0,
         }
     }
 
@@ -113,7 +120,6 @@ impl Ring {
             let slot = self.head;
             let old = std::mem::replace(&mut self.buf[slot], value);
             self.head = if slot + 1 == cap { 0 } else { slot + 1 };
-            self.moments.remove(old);
             Some(old)
         } else {
             let slot = self.head + self.len;
@@ -121,26 +127,17 @@ impl Ring {
             self.len += 1;
             None
         };
-        self.moments.add(value);
-        self.since_refresh += 1;
-        if self.since_refresh >= cap || !self.moments.is_finite() {
-            self.since_refresh = 0;
+        if self.moments.slide(evicted, value, cap) {
             let (older, newer) = runs(&self.buf, self.head, self.len);
             self.moments.rebase(older, newer);
         }
         evicted
     }
 
-    /// The values as two runs of slots, oldest first.
-    #[cfg(test)]
-    fn slices(&self) -> (&[f64], &[f64]) {
-        runs(&self.buf, self.head, self.len)
-    }
-
     /// Values oldest first.
     #[cfg(test)]
     pub(crate) fn iter(&self) -> impl Iterator<Item = f64> + '_ {
-        let (older, newer) = self.slices();
+        let (older, newer) = runs(&self.buf, self.head, self.len);
         older.iter().chain(newer).copied()
     }
 
@@ -164,7 +161,6 @@ impl Ring {
         self.head = 0;
         self.len = 0;
         self.moments = Moments::default();
-        self.since_refresh = 0;
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
