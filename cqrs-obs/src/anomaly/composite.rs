@@ -28,6 +28,17 @@ pub const PARTS: [&str; 6] = ["zscore", "iqr", "mad", "threshold", "seasonal", "
 /// The rank histogram of the combined value, after one per part.
 const OVERALL: usize = PARTS.len();
 
+/// `TENTHS[k]` is `k / 10` (the persistence of `k` unusual points among the last 10).
+const TENTHS: [f64; 11] = {
+    let mut t = [0.0; 11];
+    let mut k = 0;
+    while k <= 10 {
+        t[k] = k as f64 / 10.0;
+        k += 1;
+    }
+    t
+};
+
 /// How a composite is built. The default is the one configuration scored on the NAB
 /// development subset (see the README); it is meant for any series.
 ///
@@ -332,8 +343,14 @@ impl Composite {
         } else {
             extremity
         };
-        let data = (self.seen as f64 / (cfg.warmup.max(1) as f64 * 4.0)).min(1.0);
-        let persistence = f64::from((self.recent_unusual & 0x3ff).count_ones()) / 10.0;
+        // Saturated after four warm-ups: no division per point from then on.
+        let full_data = cfg.warmup.max(1) * 4;
+        let data = if self.seen >= full_data {
+            1.0
+        } else {
+            self.seen as f64 / full_data as f64
+        };
+        let persistence = TENTHS[(self.recent_unusual & 0x3ff).count_ones() as usize];
         let value = extremity * data * (0.5 + 0.3 * agreement + 0.2 * persistence);
         Assessment {
             score,
@@ -381,6 +398,8 @@ struct ShortMean {
     slots: Box<[f64]>,
     next: usize,
     len: usize,
+    /// `1 / len`, set when the length changes.
+    per_value: f64,
 }
 
 impl ShortMean {
@@ -389,6 +408,7 @@ impl ShortMean {
             slots: vec![0.0; points.max(1)].into_boxed_slice(),
             next: 0,
             len: 0,
+            per_value: 0.0,
         }
     }
 
@@ -401,8 +421,11 @@ impl ShortMean {
         } else {
             self.next + 1
         };
-        self.len = (self.len + 1).min(self.slots.len());
-        self.slots[..self.len].iter().sum::<f64>() / self.len as f64
+        if self.len < self.slots.len() {
+            self.len += 1;
+            self.per_value = 1.0 / self.len as f64;
+        }
+        self.slots[..self.len].iter().sum::<f64>() * self.per_value
     }
 
     fn heap_bytes(&self) -> usize {

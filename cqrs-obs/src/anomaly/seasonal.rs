@@ -41,6 +41,8 @@ pub struct Seasonal {
     bins: Box<[Bin]>,
     /// Periods after which the average becomes exponential.
     memory: u32,
+    /// `1 / (memory + 1)`: the rate of a settled bin (no division per point once settled).
+    settled_rate: f64,
     /// Running mean absolute residual over all bins (floor for young or quiet bins).
     global_abs: f64,
     seen: u64,
@@ -59,6 +61,7 @@ impl Seasonal {
             bins_per_ms: bins as f64 / period_ms as f64,
             bins: vec![Bin::default(); bins].into_boxed_slice(),
             memory: 8,
+            settled_rate: 1.0 / 9.0,
             global_abs: 0.0,
             seen: 0,
             clock: Clock::default(),
@@ -68,6 +71,7 @@ impl Seasonal {
     /// How many periods the baseline averages over once warm (default 8).
     pub fn with_memory(mut self, periods: u32) -> Seasonal {
         self.memory = periods.max(1);
+        self.settled_rate = 1.0 / (f64::from(self.memory) + 1.0);
         self
     }
 
@@ -176,7 +180,11 @@ impl Detector for Seasonal {
             } else {
                 residual
             };
-            let rate = 1.0 / f64::from(b.count.min(self.memory) + 1);
+            let rate = if b.count >= self.memory {
+                self.settled_rate
+            } else {
+                1.0 / f64::from(b.count + 1)
+            };
             b.mean += rate * clipped;
             b.abs_dev += rate * (clipped.abs() - b.abs_dev);
             let g = if self.seen < 100 { 0.05 } else { 0.005 };

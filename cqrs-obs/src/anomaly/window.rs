@@ -86,6 +86,8 @@ pub(crate) struct Ring {
     buf: Box<[f64]>,
     head: usize,
     len: usize,
+    /// `1 / len`, set when the length changes (no division per point once the ring is full).
+    per_value: f64,
     moments: Moments,
 }
 
@@ -95,6 +97,7 @@ impl Ring {
             buf: vec![0.0; capacity.max(1)].into_boxed_slice(),
             head: 0,
             len: 0,
+            per_value: 0.0,
             moments: Moments::default(),
         }
     }
@@ -125,6 +128,7 @@ impl Ring {
             let slot = self.head + self.len;
             self.buf[if slot >= cap { slot - cap } else { slot }] = value;
             self.len += 1;
+            self.per_value = 1.0 / self.len as f64;
             None
         };
         if self.moments.slide(evicted, value, cap) {
@@ -145,7 +149,7 @@ impl Ring {
         if self.len == 0 {
             0.0
         } else {
-            self.moments.mean(1.0 / self.len as f64)
+            self.moments.mean(self.per_value)
         }
     }
 
@@ -154,12 +158,13 @@ impl Ring {
         if self.len == 0 {
             return 0.0;
         }
-        self.moments.variance(1.0 / self.len as f64).sqrt()
+        self.moments.variance(self.per_value).sqrt()
     }
 
     pub(crate) fn clear(&mut self) {
         self.head = 0;
         self.len = 0;
+        self.per_value = 0.0;
         self.moments = Moments::default();
     }
 
@@ -187,6 +192,9 @@ fn runs(buf: &[f64], head: usize, len: usize) -> (&[f64], &[f64]) {
 pub(crate) struct Sorted {
     buf: Box<[f64]>,
     len: usize,
+    /// Where each quartile sits for the current length: `(lo, hi, frac)` of
+    /// [`Sorted::quartile`], set when the length changes.
+    quartiles: [(usize, usize, f64); 5],
     /// The block start [`Sorted::mad`] found last: one replaced value moves it by a step or
     /// two at most as a rule, so the next search starts there.
     block: usize,
@@ -195,15 +203,32 @@ pub(crate) struct Sorted {
 impl Sorted {
     pub(crate) fn new(capacity: usize) -> Sorted {
         let padded = capacity.max(1).div_ceil(BLOCK) * BLOCK;
-        Sorted {
+        let mut sorted = Sorted {
             buf: vec![f64::INFINITY; padded].into_boxed_slice(),
             len: 0,
+            quartiles: [(0, 0, 0.0); 5],
             block: 0,
+        };
+        sorted.set_len(0);
+        sorted
+    }
+
+    /// Sets the length and the quartile positions that follow from it.
+    fn set_len(&mut self, n: usize) {
+        self.len = n;
+        for (k, q) in self.quartiles.iter_mut().enumerate() {
+            let scaled = n.saturating_sub(1) * k;
+            let lo = scaled / 4;
+            *q = (
+                lo,
+                (lo + 1).min(n.saturating_sub(1)),
+                (scaled % 4) as f64 * 0.25,
+            );
         }
     }
 
     /// The values, ascending.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn values(&self) -> &[f64] {
         &self.buf[..self.len]
     }
@@ -241,7 +266,7 @@ impl Sorted {
         let j = rank(&self.buf, n, value);
         self.buf.copy_within(j..n, j + 1);
         self.buf[j] = value;
-        self.len = n + 1;
+        self.set_len(n + 1);
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -268,16 +293,12 @@ impl Sorted {
     /// `k / 4`, with the position computed in integers (the same value, no rounding call).
     #[inline]
     pub(crate) fn quartile(&self, k: usize) -> f64 {
-        let values = self.values();
-        let n = values.len();
-        if n == 0 {
+        if self.len == 0 {
             return 0.0;
         }
-        let scaled = (n - 1) * k.min(4);
-        let lo = scaled / 4;
-        let hi = (lo + 1).min(n - 1);
-        let frac = (scaled % 4) as f64 * 0.25;
-        values[lo] + (values[hi] - values[lo]) * frac
+        let (lo, hi, frac) = self.quartiles[k.min(4)];
+        let (a, b) = (self.buf[lo], self.buf[hi]);
+        a + (b - a) * frac
     }
 
     /// Median absolute deviation from `median`, in O(log w) (O(1) as a rule).
@@ -313,7 +334,7 @@ impl Sorted {
 
     pub(crate) fn clear(&mut self) {
         self.buf.fill(f64::INFINITY);
-        self.len = 0;
+        self.set_len(0);
         self.block = 0;
     }
 
