@@ -344,7 +344,7 @@ impl Composite {
             extremity
         };
         // Saturated after four warm-ups: no division per point from then on.
-        let full_data = cfg.warmup.max(1) * 4;
+        let full_data = cfg.warmup.max(1).saturating_mul(4);
         let data = if self.seen >= full_data {
             1.0
         } else {

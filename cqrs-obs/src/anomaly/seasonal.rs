@@ -49,6 +49,14 @@ pub struct Seasonal {
     clock: Clock,
 }
 
+/// Periods a baseline averages over once warm, unless set.
+const DEFAULT_MEMORY: u32 = 8;
+
+/// The learning rate of a bin seen at least `memory` times: `1 / (memory + 1)`.
+fn settled_rate(memory: u32) -> f64 {
+    1.0 / (f64::from(memory) + 1.0)
+}
+
 impl Seasonal {
     /// A baseline over a period of `period_ms` milliseconds (at most 2^40, about 35 years)
     /// cut into `bins` phases (at most 65,536).
@@ -60,8 +68,8 @@ impl Seasonal {
             per_ms: 1.0 / period_ms as f64,
             bins_per_ms: bins as f64 / period_ms as f64,
             bins: vec![Bin::default(); bins].into_boxed_slice(),
-            memory: 8,
-            settled_rate: 1.0 / 9.0,
+            memory: DEFAULT_MEMORY,
+            settled_rate: settled_rate(DEFAULT_MEMORY),
             global_abs: 0.0,
             seen: 0,
             clock: Clock::default(),
@@ -71,7 +79,7 @@ impl Seasonal {
     /// How many periods the baseline averages over once warm (default 8).
     pub fn with_memory(mut self, periods: u32) -> Seasonal {
         self.memory = periods.max(1);
-        self.settled_rate = 1.0 / (f64::from(self.memory) + 1.0);
+        self.settled_rate = settled_rate(self.memory);
         self
     }
 
