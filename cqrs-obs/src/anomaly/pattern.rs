@@ -107,6 +107,8 @@ impl Pattern {
         let window: &[f64; SHAPE] = self.window.0[self.head..self.head + SHAPE]
             .try_into()
             .expect("SHAPE values");
+        // A constant, not a reciprocal kept with the sums: read from memory instead, the
+        // detector measured 80 against 72 ns per point on the project machine.
         const PER_POINT: f64 = 1.0 / SHAPE as f64;
         let mean = self.moments.mean(PER_POINT);
         let std = self.moments.variance(PER_POINT).sqrt();
