@@ -451,8 +451,16 @@ mod tests {
     #[test]
     fn reports_a_spike_once_with_its_parts() {
         let found = feed(&spike(3_000, 2_500, 15.0));
-        assert_eq!(found.len(), 1, "{found:?}");
-        let (i, a) = found[0];
+        // Once: not again while the spike is in the windows. Elsewhere the series is white
+        // noise, held to the rate of the noise test below (at most two in 5,000 points); its
+        // 3.4-sigma point at 2,762 is where such a report may land.
+        let spikes: Vec<_> = found
+            .iter()
+            .filter(|(i, _)| (2_500..2_600).contains(i))
+            .collect();
+        assert_eq!(spikes.len(), 1, "{found:?}");
+        assert!(found.len() - spikes.len() <= 1, "{found:?}");
+        let (i, a) = *spikes[0];
         assert_eq!(i, 2_500);
         assert!(a.confidence.agreement >= 0.5, "{a:?}");
         assert!(
