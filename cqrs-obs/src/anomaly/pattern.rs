@@ -109,7 +109,8 @@ impl Pattern {
             .try_into()
             .expect("SHAPE values");
         // A constant, not a reciprocal kept with the sums: read from memory instead, the
-        // detector measured 80 against 72 ns per point on the project machine.
+        // detector measured 80 against 72 ns per point on the project machine (with shapes
+        // of 12 points).
         const PER_POINT: f64 = 1.0 / SHAPE as f64;
         let mean = self.moments.mean(PER_POINT);
         let std = self.moments.variance(PER_POINT).sqrt();
