@@ -11,15 +11,19 @@ const IQR_SIGMAS: f64 = 1.348_979_5;
 /// The MAD of a normal distribution in standard deviations.
 const MAD_SIGMAS: f64 = 0.674_489_75;
 
+/// A ring of the last values and a sorted copy of it. `MOMENTS` keeps the ring's running
+/// moments: the composite's z-score reads them on every point; the IQR and MAD detectors
+/// alone need a standard deviation only when more than half the window is one value, and
+/// then sum the window instead.
 #[derive(Debug, Clone)]
-struct Window {
-    ring: Ring,
+struct Window<const MOMENTS: bool> {
+    ring: Ring<MOMENTS>,
     sorted: Sorted,
     min_points: usize,
 }
 
-impl Window {
-    fn new(window: usize) -> Window {
+impl<const MOMENTS: bool> Window<MOMENTS> {
+    fn new(window: usize) -> Window<MOMENTS> {
         let window = window.max(3);
         Window {
             ring: Ring::new(window),
@@ -35,7 +39,7 @@ impl Window {
     fn judge_then_push(
         &mut self,
         value: f64,
-        judge: impl FnOnce(&mut Window, f64) -> Verdict,
+        judge: impl FnOnce(&mut Window<MOMENTS>, f64) -> Verdict,
     ) -> Verdict {
         let Some(x) = clamp_input(value) else {
             return Verdict::NONE;
@@ -124,7 +128,7 @@ impl Window {
 /// ring and one sorted copy instead of three.
 #[derive(Debug, Clone)]
 pub(crate) struct Shared {
-    w: Window,
+    w: Window<true>,
     zscore_min: usize,
 }
 
@@ -180,7 +184,7 @@ impl Shared {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Iqr {
-    w: Window,
+    w: Window<false>,
 }
 
 impl Iqr {
@@ -224,7 +228,7 @@ impl Detector for Iqr {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Mad {
-    w: Window,
+    w: Window<false>,
 }
 
 impl Mad {

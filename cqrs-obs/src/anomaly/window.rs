@@ -79,10 +79,12 @@ impl Moments {
     }
 }
 
-/// The last `capacity` values, oldest first, with their running [`Moments`], rebased on the
-/// values once per `capacity` points.
+/// The last `capacity` values, oldest first. With `MOMENTS` (the default) it keeps their
+/// running [`Moments`] too, rebased on the values once per `capacity` points, for a mean and
+/// standard deviation in O(1); without, [`Ring::std`] sums the values when asked (for owners
+/// that need it only now and then, and would otherwise pay for the sums on every point).
 #[derive(Debug, Clone)]
-pub(crate) struct Ring {
+pub(crate) struct Ring<const MOMENTS: bool = true> {
     buf: Box<[f64]>,
     head: usize,
     len: usize,
@@ -91,8 +93,8 @@ pub(crate) struct Ring {
     moments: Moments,
 }
 
-impl Ring {
-    pub(crate) fn new(capacity: usize) -> Ring {
+impl<const MOMENTS: bool> Ring<MOMENTS> {
+    pub(crate) fn new(capacity: usize) -> Ring<MOMENTS> {
         Ring {
             buf: vec![0.0; capacity.max(1)].into_boxed_slice(),
             head: 0,
@@ -114,7 +116,7 @@ impl Ring {
     /// Adds a finite value; returns the one that fell out.
     #[inline]
     pub(crate) fn push(&mut self, value: f64) -> Option<f64> {
-        if self.len == 0 {
+        if MOMENTS && self.len == 0 {
             self.moments.start(value);
         }
         let cap = self.buf.len();
@@ -131,7 +133,7 @@ impl Ring {
             self.per_value = 1.0 / self.len as f64;
             None
         };
-        if self.moments.slide(evicted, value, cap) {
+        if MOMENTS && self.moments.slide(evicted, value, cap) {
             let (older, newer) = runs(&self.buf, self.head, self.len);
             self.moments.rebase(older, newer);
         }
@@ -145,20 +147,35 @@ impl Ring {
         older.iter().chain(newer).copied()
     }
 
+    /// The mean: O(1) with `MOMENTS`, a sum of the values without.
     pub(crate) fn mean(&self) -> f64 {
         if self.len == 0 {
             0.0
-        } else {
+        } else if MOMENTS {
             self.moments.mean(self.per_value)
+        } else {
+            let (older, newer) = runs(&self.buf, self.head, self.len);
+            older.iter().chain(newer).sum::<f64>() * self.per_value
         }
     }
 
-    /// Population standard deviation.
+    /// Population standard deviation: O(1) with `MOMENTS`, two passes over the values
+    /// without.
     pub(crate) fn std(&self) -> f64 {
         if self.len == 0 {
             return 0.0;
         }
-        self.moments.variance(self.per_value).sqrt()
+        if MOMENTS {
+            return self.moments.variance(self.per_value).sqrt();
+        }
+        let mean = self.mean();
+        let (older, newer) = runs(&self.buf, self.head, self.len);
+        let squares: f64 = older
+            .iter()
+            .chain(newer)
+            .map(|v| (v - mean) * (v - mean))
+            .sum();
+        (squares * self.per_value).sqrt()
     }
 
     pub(crate) fn clear(&mut self) {
@@ -187,7 +204,7 @@ fn runs(buf: &[f64], head: usize, len: usize) -> (&[f64], &[f64]) {
 /// The values of a [`Ring`] kept sorted, for order statistics.
 ///
 /// The buffer is a whole number of [`BLOCK`]s, padded with `+inf` past the values, so a
-/// block can always be read whole (see [`rank`]).
+/// block can always be read whole (see [`positions`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Sorted {
     buf: Box<[f64]>,
@@ -239,7 +256,7 @@ impl Sorted {
     pub(crate) fn replace(&mut self, evicted: Option<f64>, value: f64) {
         let n = self.len;
         if let Some(old) = evicted {
-            let [i, j] = rank2(&self.buf, n, [old, value]);
+            let [i, j] = positions(&self.buf, n, old, value);
             // Move the elements between the two positions by one instead of remove + insert:
             // right when the new value goes first, left otherwise. The choice is made without
             // a branch (either is as likely).
@@ -263,7 +280,7 @@ impl Sorted {
             );
             return;
         }
-        let j = rank(&self.buf, n, value);
+        let [_, j] = positions(&self.buf, n, value, value);
         self.buf.copy_within(j..n, j + 1);
         self.buf[j] = value;
         self.set_len(n + 1);
@@ -306,8 +323,9 @@ impl Sorted {
     /// The `k + 1` values closest to `median` are `k + 1` consecutive sorted values, so the
     /// `k`-th smallest distance is the smallest, over the blocks `l..=l + k`, of the block's
     /// largest distance: the first block whose upper end is at least as far as its lower end,
-    /// looked for a few steps around the last one found, then by binary search. The next
-    /// distance needs only one more comparison.
+    /// looked for a few steps around the last one found, then by binary search. For an even
+    /// count, the block found for the larger of the two middle distances gives the smaller
+    /// one too.
     #[inline]
     pub(crate) fn mad(&mut self, median: f64) -> f64 {
         let v = &self.buf[..self.len];
@@ -315,21 +333,21 @@ impl Sorted {
         if n == 0 {
             return 0.0;
         }
+        // The median of the distances: the `k`-th smallest (0-based) for an odd count, the
+        // mean of the `k`-th and the next for an even one. Both come from the same block.
         let k = (n - 1) / 2;
-        let l = near_block(v, median, k, self.block);
+        let even = n.is_multiple_of(2);
+        let m = k + usize::from(even);
+        let l = near_block(v, median, m, self.block);
         self.block = l;
-        let kth = block_distance(v, median, k, l);
-        if n % 2 == 1 {
-            return kth;
+        let mth = block_distance(v, median, m, l);
+        if !even {
+            return mth;
         }
-        // The first block of k + 2 values is the same one or starts one earlier.
-        let last = n - k - 1;
-        // Without a branch on the data: the test is read at a start clamped into range and
-        // only counts when `l - 1` is a start itself.
-        let prev = l.max(1) - 1;
-        let earlier = (l > 0) & (prev < last) & upper_reaches(v, median, k + 1, prev.min(last - 1));
-        let l_next = std::hint::select_unpredictable(earlier, prev, l.min(last));
-        0.5 * (kth + block_distance(v, median, k + 1, l_next))
+        // The `m + 1` nearest values are block `l` or `l - 1`; either way the `m` nearest
+        // are among `l..l + m`, so the next smaller distance is that block's radius.
+        let inner = (v[l + m - 1] - median).max(median - v[l]);
+        0.5 * (mth + inner)
     }
 
     pub(crate) fn clear(&mut self) {
@@ -343,58 +361,55 @@ impl Sorted {
     }
 }
 
-/// Values per block of [`rank`]'s first level.
+/// Values per block of [`positions`]' first level.
 const BLOCK: usize = 16;
-/// Longest window [`rank`] counts in two levels; longer ones are binary searched.
-const TWO_LEVEL_MAX: usize = 16 * BLOCK;
 
-/// How many of the first `n` values of sorted `buf` are below `x` (where `x` goes), for a
-/// finite `x`; `buf` is a whole number of blocks, `+inf` past `n`.
-#[inline]
-fn rank(buf: &[f64], n: usize, x: f64) -> usize {
-    rank2(buf, n, [x, x])[0]
-}
-
-/// [`rank`] of two values at once.
+/// Where `old` is and where `new` goes among the first `n` values of sorted `buf` (a whole
+/// number of blocks, `+inf` past `n`), both finite: how many values are below `old` (its
+/// first copy, when it is there) and how many are at or below `new` (after its equals, so
+/// that the two counts differ in kind and are not paired into one vector by the compiler,
+/// which would then have to gather every pair of values).
 ///
-/// Up to [`TWO_LEVEL_MAX`] values, two counts instead of a binary search (whose seven or
-/// more steps each wait for the previous load): the blocks whose last value is below `x`
-/// (they lie wholly below it), then the values below `x` in the next block. Both are plain
-/// sums of comparisons, so the loads run in parallel and nothing is mispredicted; the two
-/// values share the loads of the blocks' last values.
+/// Up to 16 blocks (256 values), two counts instead of a binary search (whose seven or
+/// more steps each wait for the previous load): the blocks whose last value is below (they
+/// lie wholly below), then the values below in the next block. Both are plain sums of
+/// comparisons, so the loads run in parallel and nothing is mispredicted; the two values
+/// share the loads of the blocks' last values. The count of blocks is made a constant for
+/// each window length, so that the counts are unrolled in full.
 #[inline]
-fn rank2(buf: &[f64], n: usize, xs: [f64; 2]) -> [usize; 2] {
-    if buf.len() > TWO_LEVEL_MAX {
-        return xs.map(|x| buf[..n].partition_point(|v| *v < x));
+fn positions(buf: &[f64], n: usize, old: f64, new: f64) -> [usize; 2] {
+    let (blocks, _) = buf.as_chunks::<BLOCK>();
+    macro_rules! unrolled {
+        ($($count:literal)*) => {
+            match blocks.len() {
+                $($count => return positions_in::<$count>(
+                    blocks.try_into().expect("the matched count of blocks"), old, new),)*
+                _ => {}
+            }
+        };
     }
-    let mut below = [0usize; 2];
-    for block in buf.chunks_exact(BLOCK) {
-        let last = block[BLOCK - 1];
-        for (b, x) in below.iter_mut().zip(xs) {
-            *b += usize::from(last < x);
-        }
-    }
-    // All blocks below x only when the buffer is full and x is above everything.
-    let last_block = buf.len() / BLOCK - 1;
-    let start = below.map(|b| b.min(last_block) * BLOCK);
+    unrolled!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+    let values = &buf[..n];
     [
-        start[0] + below_in_block(buf, start[0], xs[0]),
-        start[1] + below_in_block(buf, start[1], xs[1]),
+        values.partition_point(|v| *v < old),
+        values.partition_point(|v| *v <= new),
     ]
 }
 
-/// How many values of the block of `buf` at `start` are below `x`: sixteen comparisons
-/// summed in two lanes, one per half of a vector register.
+/// [`positions`] over `B` blocks.
 #[inline(always)]
-fn below_in_block(buf: &[f64], start: usize, x: f64) -> usize {
-    let block: &[f64; BLOCK] = buf[start..start + BLOCK].try_into().expect("a whole block");
-    let mut lanes = [0u64; 2];
-    for pair in block.chunks_exact(2) {
-        for (l, v) in lanes.iter_mut().zip(pair) {
-            *l += u64::from(*v < x);
-        }
+fn positions_in<const B: usize>(blocks: &[[f64; BLOCK]; B], old: f64, new: f64) -> [usize; 2] {
+    let (mut below_old, mut up_to_new) = (0, 0);
+    for block in blocks {
+        let last = block[BLOCK - 1];
+        below_old += usize::from(last < old);
+        up_to_new += usize::from(last <= new);
     }
-    (lanes[0] + lanes[1]) as usize
+    // Every block counts only when the buffer is full and the value is above all of it.
+    let (o, w) = (below_old.min(B - 1), up_to_new.min(B - 1));
+    let in_o: usize = blocks[o].iter().map(|v| usize::from(*v < old)).sum();
+    let in_w: usize = blocks[w].iter().map(|v| usize::from(*v <= new)).sum();
+    [o * BLOCK + in_o, w * BLOCK + in_w]
 }
 
 /// Whether the block `l..=l + k` of sorted `v` reaches at least as far above `c` as below it.
@@ -489,7 +504,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn rank_is_the_partition_point(
+        fn positions_are_partition_points(
             ints in prop::collection::vec(-50i32..50, 0..600),
             room in 0usize..40,
             probes in prop::collection::vec(-60i32..60, 1..20),
@@ -502,15 +517,15 @@ mod tests {
             buf[..n].copy_from_slice(&values);
             let xs: Vec<f64> = probes.iter().map(|p| f64::from(*p)).chain(values.iter().copied()).collect();
             for (x, y) in xs.iter().zip(xs.iter().rev()) {
-                let expect = |z: f64| values.partition_point(|v| *v < z);
-                prop_assert_eq!(rank2(&buf, n, [*x, *y]), [expect(*x), expect(*y)], "{} {}", x, y);
-                prop_assert_eq!(rank(&buf, n, *x), expect(*x), "{}", x);
+                let below = values.partition_point(|v| *v < *x);
+                let up_to = values.partition_point(|v| *v <= *y);
+                prop_assert_eq!(positions(&buf, n, *x, *y), [below, up_to], "{} {}", x, y);
             }
         }
 
         #[test]
         fn sorted_window_tracks_the_ring(values in prop::collection::vec(-1e6f64..1e6, 1..300), w in (1usize..40).prop_union(250usize..270)) {
-            let mut ring = Ring::new(w);
+            let mut ring = Ring::<true>::new(w);
             let mut sorted = Sorted::new(w);
             for v in &values {
                 let out = ring.push(*v);
