@@ -3,17 +3,18 @@
 use super::detector::{scale_floor, Detector};
 use super::score::{clamp_input, finite, Verdict};
 
-/// Length of a shape. Eight points: shapes twelve long found no more on NAB (the composite
-/// scored 57.97 with them, 58.10 with eight) and took a third more work per point.
-pub const SHAPE: usize = 8;
+/// Length of a shape. Six points, for cost: each point's work grows with it. NAB was scored
+/// once with each length tried, and longer shapes found no more there (the composite 57.97
+/// with 12 points and 16 shapes, 58.10 with 8 and 16, 59.46 with 8 and 12, 59.95 with 6 and
+/// 12).
+pub const SHAPE: usize = 6;
 /// The largest magnitude of a position of a normalised shape. A z-normalised window of
-/// [`SHAPE`] points stays within sqrt(SHAPE - 1) = 2.6; the clamp bounds the distances
+/// [`SHAPE`] points stays within sqrt(SHAPE - 1) = 2.2; the clamp bounds the distances
 /// whatever the rounding of a window of huge values.
 const LIMIT: f32 = 4.0;
 /// Number of shapes learned: three vectors of four. Twelve rather than sixteen for cost (a
-/// quarter less distance work); NAB scored once with each, the composite 58.10 with sixteen
-/// and 59.46 with twelve. Enough for a period of ten points (the tests' saw tooth), whose ten
-/// phases are ten shapes.
+/// quarter less distance work; NAB: see [`SHAPE`]). Enough for a period of ten points (the
+/// tests' saw tooth), whose ten phases are ten shapes.
 pub const SHAPES: usize = 12;
 /// Points during which new shapes are added to the codebook (while it has room) and
 /// everything is learned.
@@ -57,7 +58,7 @@ static SKIP: [[f32; SHAPES]; SHAPES + 1] = {
 /// one slot is scored against its new shape, so the result is the same): read right after
 /// the write, the codebook would wait for the write to reach the cache, and the detector took
 /// 76 ns a point instead of 61 in its benchmark.
-/// Memory: about 0.7 KiB per series, all inline ([`Detector::memory_bytes`] gives the figure).
+/// Memory: about 0.5 KiB per series, all inline ([`Detector::memory_bytes`] gives the figure).
 ///
 /// ```
 /// use cqrs_obs::anomaly::{Detector, Pattern};
@@ -282,7 +283,7 @@ impl Detector for Pattern {
         let (k, d2) = self.nearest(&shape);
         self.commit();
         // While warming up, learn a new shape while there is room and nothing learned is
-        // close (a z-normalised shape has norm sqrt(SHAPE) = 2.8, so 1.0 is "clearly
+        // close (a z-normalised shape has norm sqrt(SHAPE) = 2.4, so 1.0 is "clearly
         // different"). A copy, not a move of rate 1: an empty slot's far-off values would
         // cancel the shape's.
         if self.seen < WARM && self.learned < SHAPES && f64::from(d2) > NOVEL * NOVEL {
@@ -330,13 +331,15 @@ impl Detector for Pattern {
 #[inline(always)]
 fn pairwise_sum(values: [f64; SHAPE]) -> f64 {
     let mut v = values;
-    let mut half = SHAPE / 2;
-    while half > 0 {
-        let (low, high) = v.split_at_mut(half);
+    let mut len = SHAPE;
+    while len > 1 {
+        // The upper half (the larger one when `len` is odd) onto the lower.
+        let half = len / 2;
+        let (low, high) = v.split_at_mut(len - half);
         for (l, h) in low.iter_mut().zip(&high[..half]) {
             *l += h;
         }
-        half /= 2;
+        len -= half;
     }
     v[0]
 }
