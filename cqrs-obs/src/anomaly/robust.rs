@@ -1,6 +1,8 @@
 //! Order-statistics detectors over a sorted rolling window: IQR with Tukey fences and the
 //! robust (MAD) z-score. O(log w) comparisons per point plus a `memmove` of at most `w`
-//! values; MAD itself is an O(log w) selection over the sorted window.
+//! values; MAD itself is an O(log w) selection over the sorted window. A window more than half
+//! of one value has no IQR or MAD, and its fallback scale (the standard deviation) is summed
+//! over the window: O(w), like the `memmove`.
 
 use super::detector::{scale_floor, Detector};
 use super::score::{clamp_input, finite, Severity, Verdict};
