@@ -129,7 +129,7 @@ impl Pattern {
         // their chains stay short): as cheap as running sums with their periodic rebasing,
         // and exact.
         const PER_POINT: f64 = 1.0 / SHAPE as f64;
-        let mean = pairwise_sum(window.map(|v| v)) * PER_POINT;
+        let mean = pairwise_sum(*window) * PER_POINT;
         let variance = pairwise_sum(window.map(|v| (v - mean) * (v - mean))) * PER_POINT;
         let floor = scale_floor(mean) * 1e3;
         let inv = if variance > floor * floor {
@@ -155,7 +155,7 @@ impl Pattern {
     /// The nearest is found without branches: the lowest bits of each distance ([`LOW_BITS`];
     /// a non-negative float's bits order like the number) are replaced by the shape's slot,
     /// and the smallest of those keys names the slot. Distances that agree but for those bits
-    /// (a relative 2e-6 with four bits) count as a tie, which the lowest key wins, and the
+    /// (a relative 2e-6 with four bits) count as a tie, which the lower slot wins, and the
     /// distance returned is the nearest's with those bits cleared.
     #[inline]
     fn nearest(&self, shape: &[f32; SHAPE]) -> (usize, f32) {

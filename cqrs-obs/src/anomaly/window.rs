@@ -371,8 +371,8 @@ const BLOCK: usize = 16;
 /// which would then have to gather every pair of values).
 ///
 /// Up to 16 blocks (256 values), two counts instead of a binary search (whose seven or
-/// more steps each wait for the previous load): the blocks whose last value is below (they
-/// lie wholly below), then the values below in the next block. Both are plain sums of
+/// more steps each wait for the previous load): the blocks whose last value is below (for
+/// `new`, at or below: they lie wholly so), then the values so in the next block. Both are plain sums of
 /// comparisons, so the loads run in parallel and nothing is mispredicted; the two values
 /// share the loads of the blocks' last values. The count of blocks is made a constant for
 /// each window length, so that the counts are unrolled in full.
@@ -526,9 +526,11 @@ mod tests {
         #[test]
         fn sorted_window_tracks_the_ring(values in prop::collection::vec(-1e6f64..1e6, 1..300), w in (1usize..40).prop_union(250usize..270)) {
             let mut ring = Ring::<true>::new(w);
+            let mut plain = Ring::<false>::new(w);
             let mut sorted = Sorted::new(w);
             for v in &values {
                 let out = ring.push(*v);
+                prop_assert_eq!(plain.push(*v), out);
                 sorted.replace(out, *v);
                 let mut expect: Vec<f64> = ring.iter().collect();
                 expect.sort_by(f64::total_cmp);
@@ -548,6 +550,12 @@ mod tests {
                 }
                 let mean = expect.iter().sum::<f64>() / expect.len() as f64;
                 prop_assert!((ring.mean() - mean).abs() <= 1e-6 * (1.0 + mean.abs()));
+                prop_assert!((plain.mean() - mean).abs() <= 1e-6 * (1.0 + mean.abs()));
+                let std = (expect.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>()
+                    / expect.len() as f64)
+                    .sqrt();
+                prop_assert!((ring.std() - std).abs() <= 1e-6 * (1.0 + std));
+                prop_assert!((plain.std() - std).abs() <= 1e-9 * (1.0 + std));
             }
         }
     }
