@@ -402,14 +402,28 @@ fn positions_in<const B: usize>(blocks: &[[f64; BLOCK]; B], old: f64, new: f64) 
     let (mut below_old, mut up_to_new) = (0, 0);
     for block in blocks {
         let last = block[BLOCK - 1];
-        below_old += usize::from(last < old);
+        below_old += usize::from(!(old <= last));
         up_to_new += usize::from(last <= new);
     }
     // Every block counts only when the buffer is full and the value is above all of it.
     let (o, w) = (below_old.min(B - 1), up_to_new.min(B - 1));
-    let in_o: usize = blocks[o].iter().map(|v| usize::from(*v < old)).sum();
-    let in_w: usize = blocks[w].iter().map(|v| usize::from(*v <= new)).sum();
+    let in_o = count_in(&blocks[o], |v| v < old);
+    let in_w = count_in(&blocks[w], |v| v <= new);
     [o * BLOCK + in_o, w * BLOCK + in_w]
+}
+
+/// How many values of `block` pass `test`, summed in two lanes (one per half of a vector
+/// register) rather than packed into a bit mask, which would then need a population count
+/// that the baseline x86-64 instruction set does not have.
+#[inline(always)]
+fn count_in(block: &[f64; BLOCK], test: impl Fn(f64) -> bool) -> usize {
+    let mut lanes = [0u64; 2];
+    for pair in block.chunks_exact(2) {
+        for (l, v) in lanes.iter_mut().zip(pair) {
+            *l += u64::from(test(*v));
+        }
+    }
+    (lanes[0] + lanes[1]) as usize
 }
 
 /// Whether the block `l..=l + k` of sorted `v` reaches at least as far above `c` as below it.
