@@ -416,18 +416,17 @@ fn positions_in<const B: usize>(blocks: &[[f64; BLOCK]; B], old: f64, new: f64) 
     [o * BLOCK + in_o, w * BLOCK + in_w]
 }
 
-/// How many values of `block` pass `test`, summed in two lanes (one per half of a vector
-/// register) rather than packed into a bit mask, which would then need a population count
-/// that the baseline x86-64 instruction set does not have.
+/// How many values of sorted `block` pass `test`, which holds for a prefix of it (as `< x`
+/// and `<= x` do): the quarters of the block whose last value passes, then the values that
+/// pass in the next quarter. Seven scalar comparisons, where counting all sixteen packs them
+/// into a bit mask and needs a population count, which the baseline x86-64 instruction set
+/// does not have (a dozen and a half instructions to emulate).
 #[inline(always)]
 fn count_in(block: &[f64; BLOCK], test: impl Fn(f64) -> bool) -> usize {
-    let mut lanes = [0u64; 2];
-    for pair in block.chunks_exact(2) {
-        for (l, v) in lanes.iter_mut().zip(pair) {
-            *l += u64::from(test(*v));
-        }
-    }
-    (lanes[0] + lanes[1]) as usize
+    let quarters: usize = [3, 7, 11].iter().map(|i| usize::from(test(block[*i]))).sum();
+    let (chunks, _) = block.as_chunks::<{ BLOCK / 4 }>();
+    let quarter = &chunks[quarters];
+    quarters * (BLOCK / 4) + quarter.iter().map(|v| usize::from(test(*v))).sum::<usize>()
 }
 
 /// Whether the block `l..=l + k` of sorted `v` reaches at least as far above `c` as below it.
