@@ -31,18 +31,6 @@ const EMPTY: f32 = 1e18;
 /// (enough bits for every slot).
 const LOW_BITS: u32 = (SHAPES as u32).next_power_of_two() - 1;
 const _: () = assert!(SHAPES.is_multiple_of(4), "whole vectors of four slots");
-/// `SKIP[k]`: the largest finite key in lane `k`, zero in the others (row [`SHAPES`]: zero in
-/// every lane). Raising the keys to a row excludes one slot from the nearest.
-static SKIP: [[f32; SHAPES]; SHAPES + 1] = {
-    let mut rows = [[0.0; SHAPES]; SHAPES + 1];
-    let mut k = 0;
-    while k < SHAPES {
-        rows[k][k] = f32::MAX;
-        k += 1;
-    }
-    rows
-};
-
 /// The last [`SHAPE`] points, z-normalised (so level and amplitude do not matter), compared
 /// with a codebook of [`SHAPES`] normal shapes learned online (nearest shape moves towards
 /// what it matched, as in online k-means; anomalous shapes are not learned). The distance to
@@ -54,10 +42,9 @@ static SKIP: [[f32; SHAPES]; SHAPES + 1] = {
 /// codebook is stored position by position and aligned for vector registers, so one pass of
 /// `SHAPE` steps sums the squared distances to all [`SHAPES`] shapes at once (four to a vector
 /// register), and the nearest is then picked without branches. What a point learns is
-/// written into the codebook at the next point, after that point has read it (meanwhile that
-/// one slot is scored against its new shape, so the result is the same): read right after
-/// the write, the codebook would wait for the write to reach the cache, and the detector took
-/// 76 ns a point instead of 61 in its benchmark.
+/// written into the codebook at the next point, after that point has read it, so learning
+/// lags by one point: read right after the write, the codebook would wait for the write to
+/// reach the cache, and the detector took 76 ns a point instead of 61 in its benchmark.
 /// Memory: about 0.5 KiB per series, all inline ([`Detector::memory_bytes`] gives the figure).
 ///
 /// ```
@@ -85,7 +72,7 @@ pub struct Pattern {
     codebook: Aligned<[[f32; SHAPES]; SHAPE]>,
     /// The last point's learning, not yet written into `codebook`: the slot and its new
     /// shape. Written at the next point, once that point has read the codebook, so that the
-    /// reads do not wait for the writes; that point scores the slot against the new shape.
+    /// reads do not wait for the writes.
     pending: Option<usize>,
     pending_shape: Aligned<[f32; SHAPE]>,
     learned: usize,
@@ -159,24 +146,10 @@ impl Pattern {
     /// distance returned is the nearest's with those bits cleared.
     #[inline]
     fn nearest(&self, shape: &[f32; SHAPE]) -> (usize, f32) {
-        let skip = self.pending.unwrap_or(SHAPES);
-        let low = self.lowest_keys(shape, skip as u32);
+        let low = self.lowest_keys(shape);
         let low01 = if low[1] < low[0] { low[1] } else { low[0] };
         let low23 = if low[3] < low[2] { low[3] } else { low[2] };
         let best = if low23 < low01 { low23 } else { low01 };
-        // The pending slot, scored against its new shape (summed in the same order).
-        let mut d = 0.0f32;
-        for (c, s) in self.pending_shape.0.iter().zip(shape) {
-            let t = c - s;
-            d += t * t;
-        }
-        let pending = f32::from_bits(d.to_bits() & !LOW_BITS | (skip as u32 & LOW_BITS));
-        let pending = if skip < SHAPES {
-            pending
-        } else {
-            f32::INFINITY
-        };
-        let best = if pending < best { pending } else { best };
         let bits = best.to_bits();
         ((bits & LOW_BITS) as usize, f32::from_bits(bits & !LOW_BITS))
     }
@@ -186,7 +159,7 @@ impl Pattern {
     /// register), then the lowest key of each lane of four. Kept out of line so that the
     /// compiler vectorises these loops as written, whatever the code around a call.
     #[inline(never)]
-    fn lowest_keys(&self, shape: &[f32; SHAPE], skip: u32) -> [f32; 4] {
+    fn lowest_keys(&self, shape: &[f32; SHAPE]) -> [f32; 4] {
         const SLOTS: [u32; SHAPES] = {
             let mut slots = [0; SHAPES];
             let mut k = 0;
@@ -203,11 +176,8 @@ impl Pattern {
                 *d += t * t;
             }
         }
-        // The skipped slot's key raised above any distance: a table row, no comparison.
-        let raise = &SKIP[skip.min(SHAPES as u32) as usize];
-        for ((key, slot), floor) in keys.iter_mut().zip(SLOTS).zip(raise) {
-            let k = f32::from_bits(key.to_bits() & !LOW_BITS | slot);
-            *key = if k < *floor { *floor } else { k };
+        for (key, slot) in keys.iter_mut().zip(SLOTS) {
+            *key = f32::from_bits(key.to_bits() & !LOW_BITS | slot);
         }
         // Plain comparisons (`minps`): the keys are never NaN.
         let mut low = [0.0f32; 4];
