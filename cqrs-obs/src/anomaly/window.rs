@@ -256,7 +256,7 @@ impl Sorted {
     pub(crate) fn replace(&mut self, evicted: Option<f64>, value: f64) {
         let n = self.len;
         if let Some(old) = evicted {
-            let [i, j] = positions(&self.buf, n, old, value);
+            let (i, j) = positions(&self.buf, n, old, value);
             // Move the elements between the two positions by one instead of remove + insert:
             // right when the new value goes first, left otherwise. The choice is made without
             // a branch (either is as likely).
@@ -280,7 +280,7 @@ impl Sorted {
             );
             return;
         }
-        let [_, j] = positions(&self.buf, n, value, value);
+        let (_, j) = positions(&self.buf, n, value, value);
         self.buf.copy_within(j..n, j + 1);
         self.buf[j] = value;
         self.set_len(n + 1);
@@ -377,7 +377,7 @@ const BLOCK: usize = 16;
 /// share the loads of the blocks' last values. The count of blocks is made a constant for
 /// each window length, so that the counts are unrolled in full.
 #[inline]
-fn positions(buf: &[f64], n: usize, old: f64, new: f64) -> [usize; 2] {
+fn positions(buf: &[f64], n: usize, old: f64, new: f64) -> (usize, usize) {
     let (blocks, _) = buf.as_chunks::<BLOCK>();
     macro_rules! unrolled {
         ($($count:literal)*) => {
@@ -390,15 +390,19 @@ fn positions(buf: &[f64], n: usize, old: f64, new: f64) -> [usize; 2] {
     }
     unrolled!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
     let values = &buf[..n];
-    [
+    (
         values.partition_point(|v| *v < old),
         values.partition_point(|v| *v <= new),
-    ]
+    )
 }
 
 /// [`positions`] over `B` blocks.
 #[inline(always)]
-fn positions_in<const B: usize>(blocks: &[[f64; BLOCK]; B], old: f64, new: f64) -> [usize; 2] {
+fn positions_in<const B: usize>(
+    blocks: &[[f64; BLOCK]; B],
+    old: f64,
+    new: f64,
+) -> (usize, usize) {
     let (mut below_old, mut up_to_new) = (0, 0);
     for block in blocks {
         let last = block[BLOCK - 1];
@@ -413,7 +417,7 @@ fn positions_in<const B: usize>(blocks: &[[f64; BLOCK]; B], old: f64, new: f64) 
     let (o, w) = (below_old.min(B - 1), up_to_new.min(B - 1));
     let in_o = count_in(&blocks[o], |v| v < old);
     let in_w = count_in(&blocks[w], |v| v <= new);
-    [o * BLOCK + in_o, w * BLOCK + in_w]
+    (o * BLOCK + in_o, w * BLOCK + in_w)
 }
 
 /// How many values of sorted `block` pass `test`, which holds for a prefix of it (as `< x`
@@ -536,7 +540,7 @@ mod tests {
             for (x, y) in xs.iter().zip(xs.iter().rev()) {
                 let below = values.partition_point(|v| *v < *x);
                 let up_to = values.partition_point(|v| *v <= *y);
-                prop_assert_eq!(positions(&buf, n, *x, *y), [below, up_to], "{} {}", x, y);
+                prop_assert_eq!(positions(&buf, n, *x, *y), (below, up_to), "{} {}", x, y);
             }
         }
 
