@@ -260,7 +260,10 @@ impl Sorted {
             // Move the elements between the two positions by one instead of remove + insert:
             // right when the new value goes first, left otherwise. The choice is made without
             // a branch (either is as likely).
-            if i < n && self.buf[i] == old {
+            // `i` is where `old` is (the window holds every value the ring does); only that
+            // it is in range is checked outside debug builds.
+            debug_assert!(i >= n || self.buf[i] == old, "evicted value not found");
+            if i < n {
                 let before = j <= i;
                 let src = std::hint::select_unpredictable(before, j, i + 1);
                 let dst = std::hint::select_unpredictable(before, j + 1, i);
