@@ -215,6 +215,10 @@ pub(crate) struct Sorted {
     /// The block start [`Sorted::mad`] found last: one replaced value moves it by a step or
     /// two at most as a rule, so the next search starts there.
     block: usize,
+    /// The rank of the larger middle distance for [`Sorted::mad`] (`k` of an odd count, `k + 1`
+    /// of an even one, for `k = (len - 1) / 2`) and whether the count is even: set with the
+    /// length.
+    mad_rank: (usize, bool),
 }
 
 impl Sorted {
@@ -225,6 +229,7 @@ impl Sorted {
             len: 0,
             quartiles: [(0, 0, 0.0); 5],
             block: 0,
+            mad_rank: (0, false),
         };
         sorted.set_len(0);
         sorted
@@ -233,6 +238,8 @@ impl Sorted {
     /// Sets the length and the quartile positions that follow from it.
     fn set_len(&mut self, n: usize) {
         self.len = n;
+        let even = n.is_multiple_of(2);
+        self.mad_rank = (n.saturating_sub(1) / 2 + usize::from(even), even);
         for (k, q) in self.quartiles.iter_mut().enumerate() {
             let scaled = n.saturating_sub(1) * k;
             let lo = scaled / 4;
@@ -338,9 +345,7 @@ impl Sorted {
         }
         // The median of the distances: the `k`-th smallest (0-based) for an odd count, the
         // mean of the `k`-th and the next for an even one. Both come from the same block.
-        let k = (n - 1) / 2;
-        let even = n.is_multiple_of(2);
-        let m = k + usize::from(even);
+        let (m, even) = self.mad_rank;
         let l = near_block(v, median, m, self.block);
         self.block = l;
         let mth = block_distance(v, median, m, l);
@@ -471,8 +476,10 @@ fn near_block(v: &[f64], c: f64, k: usize, hint: usize) -> usize {
         return first_block(v, c, k);
     }
     let a = hint.saturating_sub(NEAR / 2).min(starts - NEAR);
-    let lower: &[f64; NEAR] = v[a..a + NEAR].try_into().expect("NEAR values");
-    let upper: &[f64; NEAR] = v[a + k..a + k + NEAR].try_into().expect("NEAR values");
+    // One slice, one bounds check: `a + k + NEAR <= n`, as `a <= starts - NEAR`.
+    let run = &v[a..a + k + NEAR];
+    let lower: &[f64; NEAR] = run[..NEAR].try_into().expect("NEAR values");
+    let upper: &[f64; NEAR] = run[k..].try_into().expect("NEAR values");
     let before: usize = lower
         .iter()
         .zip(upper)
