@@ -406,11 +406,7 @@ fn positions(buf: &[f64], n: usize, old: f64, new: f64) -> (usize, usize) {
 
 /// [`positions`] over `B` blocks.
 #[inline(always)]
-fn positions_in<const B: usize>(
-    blocks: &[[f64; BLOCK]; B],
-    old: f64,
-    new: f64,
-) -> (usize, usize) {
+fn positions_in<const B: usize>(blocks: &[[f64; BLOCK]; B], old: f64, new: f64) -> (usize, usize) {
     let (mut below_old, mut up_to_new) = (0, 0);
     for block in blocks {
         let last = block[BLOCK - 1];
@@ -435,7 +431,10 @@ fn positions_in<const B: usize>(
 /// does not have (a dozen and a half instructions to emulate).
 #[inline(always)]
 fn count_in(block: &[f64; BLOCK], test: impl Fn(f64) -> bool) -> usize {
-    let quarters: usize = [3, 7, 11].iter().map(|i| usize::from(test(block[*i]))).sum();
+    let quarters: usize = [3, 7, 11]
+        .iter()
+        .map(|i| usize::from(test(block[*i])))
+        .sum();
     let (chunks, _) = block.as_chunks::<{ BLOCK / 4 }>();
     let quarter = &chunks[quarters];
     quarters * (BLOCK / 4) + quarter.iter().map(|v| usize::from(test(*v))).sum::<usize>()
