@@ -260,6 +260,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn severity_follows_the_thresholds_on_either_side() {
+        let cases = [
+            (0.0, Severity::None),
+            (2.999, Severity::None),
+            (3.0, Severity::Low),
+            (3.499, Severity::Low),
+            (3.5, Severity::Medium),
+            (4.499, Severity::Medium),
+            (4.5, Severity::High),
+            (5.999, Severity::High),
+            (6.0, Severity::Critical),
+            (1e300, Severity::Critical),
+            (f64::INFINITY, Severity::Critical),
+        ];
+        for (sigmas, severity) in cases {
+            assert_eq!(Severity::from_deviation(sigmas), severity, "{sigmas}");
+            assert_eq!(Severity::from_deviation(-sigmas), severity, "-{sigmas}");
+        }
+        assert_eq!(Severity::from_deviation(f64::NAN), Severity::None);
+    }
+
+    #[test]
     fn normal_tail_matches_known_values() {
         let cases = [
             (1.0, 0.158_655_253_931_457_05),

@@ -264,12 +264,12 @@ impl Sorted {
         let n = self.len;
         if let Some(old) = evicted {
             let (i, j) = positions(&self.buf, n, old, value);
-            // Move the elements between the two positions by one instead of remove + insert:
-            // right when the new value goes first, left otherwise. The choice is made without
-            // a branch (either is as likely).
             // `i` is where `old` is (the window holds every value the ring does); only that
             // it is in range is checked outside debug builds.
             debug_assert!(i >= n || self.buf[i] == old, "evicted value not found");
+            // Move the elements between the two positions by one instead of remove + insert:
+            // right when the new value goes first, left otherwise. The choice is made without
+            // a branch (either is as likely).
             if i < n {
                 let before = j <= i;
                 let src = std::hint::select_unpredictable(before, j, i + 1);
