@@ -264,23 +264,25 @@ impl Sorted {
         let n = self.len;
         if let Some(old) = evicted {
             let (i, j) = positions(&self.buf, n, old, value);
-            // `i` is where `old` is (the window holds every value the ring does); only that
-            // it is in range is checked outside debug builds.
-            debug_assert!(i >= n || self.buf[i] == old, "evicted value not found");
+            // `i` is where `old` is (the window holds every value the ring does): checked in
+            // debug builds; outside them only that it is in range, which the move needs.
+            debug_assert!(
+                i < n && self.buf[i] == old,
+                "evicted value not in the sorted window"
+            );
+            if i >= n {
+                return;
+            }
             // Move the elements between the two positions by one instead of remove + insert:
             // right when the new value goes first, left otherwise. The choice is made without
             // a branch (either is as likely).
-            if i < n {
-                let before = j <= i;
-                let src = std::hint::select_unpredictable(before, j, i + 1);
-                let dst = std::hint::select_unpredictable(before, j + 1, i);
-                let end = std::hint::select_unpredictable(before, i, j);
-                let slot = std::hint::select_unpredictable(before, j, j.wrapping_sub(1));
-                self.buf.copy_within(src..end, dst);
-                self.buf[slot] = value;
-                return;
-            }
-            debug_assert!(false, "evicted value not in the sorted window");
+            let before = j <= i;
+            let src = std::hint::select_unpredictable(before, j, i + 1);
+            let dst = std::hint::select_unpredictable(before, j + 1, i);
+            let end = std::hint::select_unpredictable(before, i, j);
+            let slot = std::hint::select_unpredictable(before, j, j.wrapping_sub(1));
+            self.buf.copy_within(src..end, dst);
+            self.buf[slot] = value;
             return;
         }
         if n == self.buf.len() {
@@ -380,9 +382,9 @@ const BLOCK: usize = 16;
 ///
 /// Up to 16 blocks (256 values), two counts instead of a binary search (whose seven or
 /// more steps each wait for the previous load): the blocks whose last value is below (for
-/// `new`, at or below: they lie wholly so), then the values so in the next block. Both are plain sums of
-/// comparisons, so the loads run in parallel and nothing is mispredicted; the two values
-/// share the loads of the blocks' last values. The count of blocks is made a constant for
+/// `new`, at or below: they lie wholly so), then the values so in the next block. Both are
+/// plain sums of comparisons, so the loads run in parallel and nothing is mispredicted; the
+/// two values share the loads of the blocks' last values. The count of blocks is made a constant for
 /// each window length, so that the counts are unrolled in full.
 #[inline]
 fn positions(buf: &[f64], n: usize, old: f64, new: f64) -> (usize, usize) {
